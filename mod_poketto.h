@@ -1,0 +1,51 @@
+/* mod_poketto — a read-it-later service inside Apache httpd.
+ *
+ * Shared configuration types of the glue (mod_poketto.c) and the http layer. The
+ * configuration is a typed record; values left unset are -1 (or NULL) until merged,
+ * and the pk_conf_* getters apply the documented defaults, so no caller repeats them.
+ */
+#ifndef MOD_POKETTO_H
+#define MOD_POKETTO_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <apr_tables.h>
+
+#define PK_VERSION "0.1.0"
+
+typedef enum {
+    PK_AUTH_UNSET = -1,
+    PK_AUTH_BUILTIN = 0,            /* session cookie or Bearer token */
+    PK_AUTH_HTTPD = 1               /* r->user from Apache's authentication */
+} pk_auth_mode_e;
+
+/** Per-directory configuration (<Location> where `SetHandler poketto` is). */
+typedef struct pk_dir_conf {
+    pk_auth_mode_e auth;            /* PokettoAuth */
+    apr_off_t max_body;             /* PokettoMaxBodySize */
+    int max_url;                    /* PokettoMaxUrlLength */
+    int max_page;                   /* PokettoMaxPageSize */
+    int max_tags;                   /* PokettoMaxTags */
+    int max_tag_len;                /* PokettoMaxTagLength */
+    apr_array_header_t *origins;    /* PokettoAllowedOrigins (const char*) */
+    apr_interval_time_t session_ttl;/* PokettoSessionLifetime */
+    int password_cost;              /* PokettoPasswordCost */
+} pk_dir_conf;
+
+extern module AP_MODULE_DECLARE_DATA poketto_module;
+
+/** The merged configuration for a request. */
+const pk_dir_conf *pk_conf_get(request_rec *r);
+
+pk_auth_mode_e pk_conf_auth(const pk_dir_conf *c);
+apr_off_t pk_conf_max_body(const pk_dir_conf *c);
+int pk_conf_max_url(const pk_dir_conf *c);
+int pk_conf_max_page(const pk_dir_conf *c);
+int pk_conf_max_tags(const pk_dir_conf *c);
+int pk_conf_max_tag_len(const pk_dir_conf *c);
+/** Whether origin (scheme://host[:port]) is listed in PokettoAllowedOrigins. */
+int pk_conf_origin_allowed(const pk_dir_conf *c, const char *origin);
+apr_interval_time_t pk_conf_session_ttl(const pk_dir_conf *c);
+int pk_conf_password_cost(const pk_dir_conf *c);
+
+#endif /* MOD_POKETTO_H */

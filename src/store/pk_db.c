@@ -1,0 +1,354 @@
+/* mod_poketto — database handle and prepared statements; see pk_db.h. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include "pk_log.h"
+#include "pk_db.h"
+#include "pk_schema.h"
+#include "pk_users.h"
+#include "pk_credentials.h"
+#include "pk_items.h"
+#include "pk_tags.h"
+#include "pk_tasks.h"
+#include "pk_events.h"
+
+apr_status_t pk_db_dialect_of(const char *driver_name, pk_dialect_e *dialect)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (driver_name && !strcmp(driver_name, "sqlite3")) {
+        *dialect = PK_DIALECT_SQLITE;
+    }
+    else if (driver_name && !strcmp(driver_name, "pgsql")) {
+        *dialect = PK_DIALECT_PGSQL;
+    }
+    else {
+        rv = APR_ENOTIMPL;
+    }
+    return rv;
+}
+
+void pk_db_statements_visit(pk_stmt_visit_fn *fn, void *baton)
+{
+    const pk_stmt_def *tables[] = {
+        pk_users_statements, pk_credentials_statements, pk_items_statements, pk_tags_statements,
+        pk_tasks_statements, pk_events_statements, NULL
+    };
+    const pk_stmt_def *def;
+    int i;
+
+    for (i = 0; tables[i]; ++i) {
+        for (def = tables[i]; def->label; ++def) {
+            fn(baton, def);
+        }
+    }
+}
+
+const char *pk_db_stmt_sql(const pk_stmt_def *def, pk_dialect_e dialect)
+{
+    return (dialect == PK_DIALECT_PGSQL && def->sql_pgsql) ? def->sql_pgsql
+                                                           : def->sql_sqlite;
+}
+
+pk_db *pk_db_wrap(apr_pool_t *p, const apr_dbd_driver_t *driver, apr_dbd_t *handle,
+                  apr_hash_t *prepared)
+{
+    pk_db *db = apr_pcalloc(p, sizeof(*db));
+
+    db->driver = driver;
+    db->handle = handle;
+    db->prepared = prepared;
+    db->pool = p;
+    if (APR_SUCCESS != pk_db_dialect_of(apr_dbd_name(driver), &db->dialect)) {
+        db->dialect = PK_DIALECT_SQLITE;
+    }
+    return db;
+}
+
+typedef struct {
+    pk_db *db;
+    apr_status_t rv;
+    const char *why;
+} prepare_ctx;
+
+static void prepare_one(void *baton, const pk_stmt_def *def)
+{
+    prepare_ctx *ctx = baton;
+    apr_dbd_prepared_t *stmt = NULL;
+    int err;
+
+    if (ctx->rv != APR_SUCCESS) {
+        return;
+    }
+    err = apr_dbd_prepare(ctx->db->driver, ctx->db->pool, ctx->db->handle,
+                          pk_db_stmt_sql(def, ctx->db->dialect), def->label, &stmt);
+    if (err) {
+        ctx->rv = APR_EGENERAL;
+        ctx->why = apr_psprintf(ctx->db->pool, "preparing %s: %s", def->label,
+                                apr_dbd_error(ctx->db->driver, ctx->db->handle, err));
+        return;
+    }
+    apr_hash_set(ctx->db->prepared, def->label, APR_HASH_KEY_STRING, stmt);
+}
+
+static apr_status_t db_close(void *data)
+{
+    pk_db *db = data;
+    return apr_dbd_close(db->driver, db->handle);
+}
+
+apr_status_t pk_db_open(apr_pool_t *p, const char *driver_name, const char *params,
+                        const char *const *init_sql, pk_db **pdb, const char **why)
+{
+    apr_status_t rv;
+    const char *err = NULL;
+    pk_db *db = apr_pcalloc(p, sizeof(*db));
+    prepare_ctx ctx;
+    int i;
+
+    *pdb = NULL;
+    *why = NULL;
+    db->pool = p;
+    if (APR_SUCCESS != (rv = pk_db_dialect_of(driver_name, &db->dialect))) {
+        *why = apr_psprintf(p, "unsupported database driver '%s' (sqlite3 or pgsql)",
+                            driver_name);
+        goto leave;
+    }
+    if (APR_SUCCESS != (rv = apr_dbd_init(p))
+        || APR_SUCCESS != (rv = apr_dbd_get_driver(p, driver_name, &db->driver))) {
+        *why = apr_psprintf(p, "cannot load the apr_dbd driver '%s'", driver_name);
+        goto leave;
+    }
+    if (APR_SUCCESS != (rv = apr_dbd_open_ex(db->driver, p, params, &db->handle, &err))) {
+        *why = apr_psprintf(p, "cannot open the database: %s", err ? err : "unknown error");
+        goto leave;
+    }
+    apr_pool_cleanup_register(p, db, db_close, apr_pool_cleanup_null);
+    for (i = 0; init_sql && init_sql[i]; ++i) {
+        if (APR_SUCCESS != (rv = pk_db_setting(db, p, init_sql[i]))) {
+            *why = apr_psprintf(p, "init SQL '%s' failed", init_sql[i]);
+            goto leave;
+        }
+    }
+    /* WAL lets readers go on while one process writes; the mode is stored in the file,
+     * so setting it once here covers every connection mod_dbd opens later */
+    if (db->dialect == PK_DIALECT_SQLITE
+        && (APR_SUCCESS != (rv = pk_db_setting(db, p, "PRAGMA journal_mode=WAL"))
+            || APR_SUCCESS != (rv = pk_db_tune(db, p, PK_DB_BUSY_TIMEOUT_MS)))) {
+        *why = "cannot switch the SQLite database to WAL mode";
+        goto leave;
+    }
+    db->prepared = apr_hash_make(p);
+    /* the schema must exist before statements that name its tables are prepared */
+    if (APR_SUCCESS != (rv = pk_schema_migrate(db, p, why))) {
+        goto leave;
+    }
+    ctx.db = db;
+    ctx.rv = APR_SUCCESS;
+    ctx.why = NULL;
+    pk_db_statements_visit(prepare_one, &ctx);
+    if (APR_SUCCESS != (rv = ctx.rv)) {
+        *why = ctx.why;
+        goto leave;
+    }
+    *pdb = db;
+leave:
+    return rv;
+}
+
+apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p)
+{
+    int err;
+
+    db->txn = NULL;
+    db->txn_failed = 0;
+    err = apr_dbd_transaction_start(db->driver, p, db->handle, &db->txn);
+    if (err) {
+        pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, p, "begin transaction: %s",
+               apr_dbd_error(db->driver, db->handle, err));
+        db->txn = NULL;
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int commit = ok && !db->txn_failed;
+    int err;
+
+    if (!db->txn) {
+        return APR_EGENERAL;
+    }
+    if (!commit) {
+        apr_dbd_transaction_mode_set(db->driver, db->txn, APR_DBD_TRANSACTION_ROLLBACK);
+    }
+    err = apr_dbd_transaction_end(db->driver, p, db->txn);
+    if (err) {
+        pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, p, "end transaction: %s",
+               apr_dbd_error(db->driver, db->handle, err));
+        rv = APR_EGENERAL;
+    }
+    else if (!commit) {
+        rv = APR_EGENERAL;
+    }
+    db->txn = NULL;
+    db->txn_failed = 0;
+    return rv;
+}
+
+static apr_dbd_prepared_t *stmt_get(pk_db *db, apr_pool_t *p, const char *label)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
+
+    if (!stmt) {
+        pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_ENOENT, p,
+               "statement %s is not prepared on this connection", label);
+    }
+    return stmt;
+}
+
+static apr_status_t failed(pk_db *db, apr_pool_t *p, const char *label, int err)
+{
+    if (db->txn) {
+        db->txn_failed = 1;
+    }
+    pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, p, "statement %s failed (%d): %s", label,
+           err, apr_dbd_error(db->driver, db->handle, err));
+    return APR_EGENERAL;
+}
+
+apr_status_t pk_db_exec(pk_db *db, apr_pool_t *p, const char *label, int *nrows,
+                        const void **args)
+{
+    apr_dbd_prepared_t *stmt = stmt_get(db, p, label);
+    int n = 0, err;
+
+    if (!stmt) {
+        return APR_ENOENT;
+    }
+    err = apr_dbd_pbquery(db->driver, p, db->handle, &n, stmt, args);
+    if (nrows) {
+        *nrows = n;
+    }
+    return err ? failed(db, p, label, err) : APR_SUCCESS;
+}
+
+apr_status_t pk_db_select(pk_db *db, apr_pool_t *p, const char *label,
+                          apr_dbd_results_t **res, const void **args)
+{
+    apr_dbd_prepared_t *stmt = stmt_get(db, p, label);
+    int err;
+
+    *res = NULL;
+    if (!stmt) {
+        return APR_ENOENT;
+    }
+    /* random access: the whole result is read at once, so no cursor stays open on
+     * the connection and the next statement may run before the rows are consumed */
+    err = apr_dbd_pbselect(db->driver, p, db->handle, res, stmt, 1, args);
+    return err ? failed(db, p, label, err) : APR_SUCCESS;
+}
+
+apr_dbd_row_t *pk_db_next(pk_db *db, apr_pool_t *p, apr_dbd_results_t *res)
+{
+    apr_dbd_row_t *row = NULL;
+
+    if (apr_dbd_get_row(db->driver, p, res, &row, -1)) {
+        row = NULL;
+    }
+    return row;
+}
+
+const char *pk_db_str(pk_db *db, apr_dbd_row_t *row, int n)
+{
+    char *value = NULL;
+
+    if (APR_SUCCESS != apr_dbd_datum_get(db->driver, row, n, APR_DBD_TYPE_STRING, &value)) {
+        return NULL;
+    }
+    return value;
+}
+
+apr_int64_t pk_db_int(pk_db *db, apr_dbd_row_t *row, int n)
+{
+    const char *s = pk_db_str(db, row, n);
+    return s ? apr_atoi64(s) : 0;
+}
+
+apr_status_t pk_db_one(pk_db *db, apr_pool_t *p, const char *label,
+                       apr_dbd_row_t **row, const void **args)
+{
+    apr_dbd_results_t *res;
+    apr_status_t rv;
+
+    *row = NULL;
+    if (APR_SUCCESS != (rv = pk_db_select(db, p, label, &res, args))) {
+        goto leave;
+    }
+    *row = pk_db_next(db, p, res);
+    if (!*row) {
+        rv = APR_NOTFOUND;
+    }
+leave:
+    return rv;
+}
+
+apr_status_t pk_db_sql(pk_db *db, const char *sql)
+{
+    int nrows = 0;
+    int err = apr_dbd_query(db->driver, db->handle, &nrows, sql);
+
+    if (err) {
+        if (db->txn) {
+            db->txn_failed = 1;
+        }
+        pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, db->pool, "SQL failed (%s): %s",
+               sql, apr_dbd_error(db->driver, db->handle, err));
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pk_db_setting(pk_db *db, apr_pool_t *p, const char *sql)
+{
+    apr_dbd_results_t *res = NULL;
+    int err;
+
+    if (db->dialect != PK_DIALECT_SQLITE) {
+        return pk_db_sql(db, sql);
+    }
+    /* some PRAGMAs answer with a row, which apr_dbd_query takes for an error */
+    err = apr_dbd_select(db->driver, p, db->handle, &res, sql, 1);
+    if (err) {
+        pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, p, "setting failed (%s): %s", sql,
+               apr_dbd_error(db->driver, db->handle, err));
+        return APR_EGENERAL;
+    }
+    while (pk_db_next(db, p, res)) {
+        ;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t pk_db_tune(pk_db *db, apr_pool_t *p, int busy_timeout_ms)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (db->dialect == PK_DIALECT_SQLITE) {
+        rv = pk_db_setting(db, p, apr_psprintf(p, "PRAGMA busy_timeout=%d", busy_timeout_ms));
+    }
+    return rv;
+}
+
+const char *pk_db_error(pk_db *db, apr_pool_t *p, int err)
+{
+    return apr_pstrdup(p, apr_dbd_error(db->driver, db->handle, err));
+}
+
+apr_int64_t pk_db_now_ms(void)
+{
+    return (apr_int64_t)(apr_time_now() / 1000);
+}

@@ -1,0 +1,105 @@
+/* mod_poketto — database handle and prepared statements (store layer).
+ *
+ * The store layer is the only place with SQL. It is httpd-free: it works on an
+ * apr_dbd handle, which inside httpd comes from mod_dbd (ap_dbd_acquire on request
+ * threads, ap_dbd_open on background threads) and in the admin tool and the unit
+ * tests from apr_dbd_open directly. Statements are written once with apr_dbd's
+ * portable placeholders (%s, %d, %lld) and prepared per connection: by mod_dbd from
+ * the list pk_db_statements() returns (registered at configuration time), or by
+ * pk_db_open() for a standalone handle.
+ */
+#ifndef PK_DB_H
+#define PK_DB_H
+
+#include <apr_pools.h>
+#include <apr_hash.h>
+#include <apr_dbd.h>
+
+/** How long an SQLite connection waits for another writer before giving up. */
+#define PK_DB_BUSY_TIMEOUT_MS 10000
+
+typedef enum {
+    PK_DIALECT_SQLITE = 0,
+    PK_DIALECT_PGSQL = 1
+} pk_dialect_e;
+
+/** A prepared statement's source: a label unique across httpd (mod_dbd shares one
+ *  namespace between modules) and its SQL for each dialect. */
+typedef struct pk_stmt_def {
+    const char *label;
+    const char *sql_sqlite;
+    const char *sql_pgsql;          /* NULL: same as sql_sqlite */
+} pk_stmt_def;
+
+/** One open connection with its prepared statements and, while one is open, its
+ *  transaction. Lives as long as the pool it was made from. */
+typedef struct pk_db {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_hash_t *prepared;           /* label -> apr_dbd_prepared_t* */
+    pk_dialect_e dialect;
+    apr_dbd_transaction_t *txn;     /* open transaction or NULL */
+    int txn_failed;                 /* a statement in txn failed: it must roll back */
+    apr_pool_t *pool;               /* the pool the handle lives in */
+    void *owner;                    /* opaque: the opener's record (mod_dbd's ap_dbd_t) */
+} pk_db;
+
+/** The dialect of an apr_dbd driver name ("sqlite3" or "pgsql"); APR_ENOTIMPL for others. */
+apr_status_t pk_db_dialect_of(const char *driver_name, pk_dialect_e *dialect);
+
+/** Call fn for every statement of the store (each store file has its own table). */
+typedef void pk_stmt_visit_fn(void *baton, const pk_stmt_def *def);
+void pk_db_statements_visit(pk_stmt_visit_fn *fn, void *baton);
+
+/** The SQL of a statement for a dialect. */
+const char *pk_db_stmt_sql(const pk_stmt_def *def, pk_dialect_e dialect);
+
+/** Wrap a connection that someone else opened and prepared (mod_dbd). The wrapper is
+ *  allocated from p, which must not outlive the connection. */
+pk_db *pk_db_wrap(apr_pool_t *p, const apr_dbd_driver_t *driver, apr_dbd_t *handle,
+                  apr_hash_t *prepared);
+
+/** Open a connection of our own (admin tool, unit tests, start-up migration): load the
+ *  driver, connect with params, apply the init SQL statements (may be NULL), put SQLite
+ *  in WAL mode, migrate the schema, prepare every statement.
+ *  The connection is closed when p is destroyed. *why says what failed. */
+apr_status_t pk_db_open(apr_pool_t *p, const char *driver_name, const char *params,
+                        const char *const *init_sql, pk_db **pdb, const char **why);
+
+/** Begin a transaction (SQLite: BEGIN IMMEDIATE, so that writers queue on the lock
+ *  instead of failing on upgrade). */
+apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p);
+/** Commit (ok != 0) or roll back the open transaction. Any failed statement in the
+ *  transaction forces a roll back; the result says whether the commit happened. */
+apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok);
+
+/** Run a prepared statement that changes rows. args are binary (apr_dbd_pbquery):
+ *  pointers to values matching the statement's %-types, NULL for SQL NULL. */
+apr_status_t pk_db_exec(pk_db *db, apr_pool_t *p, const char *label, int *nrows,
+                        const void **args);
+/** Run a prepared select; rows are read with pk_db_next(). */
+apr_status_t pk_db_select(pk_db *db, apr_pool_t *p, const char *label,
+                          apr_dbd_results_t **res, const void **args);
+/** Next row of res, or NULL at the end (the results are then finished). */
+apr_dbd_row_t *pk_db_next(pk_db *db, apr_pool_t *p, apr_dbd_results_t *res);
+/** Column n of row as a string (from the row's pool), NULL for SQL NULL. */
+const char *pk_db_str(pk_db *db, apr_dbd_row_t *row, int n);
+/** Column n of row as an integer, 0 for SQL NULL. */
+apr_int64_t pk_db_int(pk_db *db, apr_dbd_row_t *row, int n);
+/** Run a select expected to return at most one row; APR_NOTFOUND when none. */
+apr_status_t pk_db_one(pk_db *db, apr_pool_t *p, const char *label,
+                       apr_dbd_row_t **row, const void **args);
+/** Run plain SQL without parameters (schema changes). */
+apr_status_t pk_db_sql(pk_db *db, const char *sql);
+/** Run a connection setting (SQLite PRAGMA, which may answer with a row). */
+apr_status_t pk_db_setting(pk_db *db, apr_pool_t *p, const char *sql);
+/** Settings every connection needs, whoever opened it: SQLite waits up to
+ *  busy_timeout_ms for another process's write lock instead of failing at once. */
+apr_status_t pk_db_tune(pk_db *db, apr_pool_t *p, int busy_timeout_ms);
+/** The driver's last error message (from p) for the log. */
+const char *pk_db_error(pk_db *db, apr_pool_t *p, int err);
+
+/** Milliseconds since the epoch, the unit of every time column. */
+apr_int64_t pk_db_now_ms(void);
+
+#endif /* PK_DB_H */

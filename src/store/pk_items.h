@@ -1,0 +1,69 @@
+/* mod_poketto — saved items (store layer). */
+#ifndef PK_ITEMS_H
+#define PK_ITEMS_H
+
+#include <apr_tables.h>
+#include "pk_db.h"
+
+typedef struct pk_item {
+    apr_int64_t id;
+    apr_int64_t user_id;
+    const char *url;                /* canonical */
+    const char *given_url;          /* as the user sent it */
+    const char *state;              /* pending | ready | failed */
+    const char *title;              /* the user's title if set, else the page's; may be NULL */
+    const char *user_title;         /* NULL unless the user set one */
+    const char *excerpt;
+    const char *error;
+    int archived;
+    int favorite;
+    double progress;                /* 0..1 */
+    apr_array_header_t *tags;       /* const char*, sorted */
+    apr_int64_t created_ms;
+    apr_int64_t updated_ms;
+} pk_item;
+
+/** What GET /api/items asks for. */
+typedef struct pk_item_query {
+    int archived;                   /* 0 unread, 1 archived, 2 all */
+    int favorite;                   /* -1 any, 0, 1 */
+    const char *tag;                /* NULL: any */
+    apr_int64_t since_ms;           /* items updated at or after; 0: all */
+    int newest_first;
+    apr_int64_t after_id;           /* keyset cursor: the last id of the previous page, 0 none */
+    int limit;
+} pk_item_query;
+
+/** A PATCH: only members with has_* set change. */
+typedef struct pk_item_patch {
+    int has_archived, archived;
+    int has_favorite, favorite;
+    int has_title;
+    const char *title;              /* NULL: back to the page's own title */
+    int has_progress;
+    double progress;
+    const apr_array_header_t *tags; /* const char*; NULL: unchanged */
+} pk_item_patch;
+
+extern const pk_stmt_def pk_items_statements[];
+
+/** Save a URL in one transaction: a new item (pending) with its tags, a fetch task and
+ *  an item.saved event; or, when the user already has the canonical url, the existing
+ *  item with the new tags added (*task_id 0, *existing 1). */
+apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const char *url,
+                          const char *given_url, const char *title,
+                          const apr_array_header_t *tags, pk_item **item,
+                          apr_int64_t *task_id, int *existing);
+/** One of a user's items; APR_NOTFOUND if the user has no such item. */
+apr_status_t pk_item_get(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int64_t id,
+                         pk_item **item);
+/** A page of a user's items (pk_item*); *more says whether another page follows. */
+apr_status_t pk_item_list(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
+                          const pk_item_query *q, apr_array_header_t **items, int *more);
+/** Apply a patch and record an item.updated event, in one transaction. */
+apr_status_t pk_item_patch_apply(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
+                                 apr_int64_t id, const pk_item_patch *patch, pk_item **item);
+/** Delete an item and record an item.deleted event, in one transaction. */
+apr_status_t pk_item_delete(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int64_t id);
+
+#endif /* PK_ITEMS_H */
