@@ -9,6 +9,7 @@
 pk_handler_fn pk_api_session_login;     /* POST   /session */
 pk_handler_fn pk_api_session_get;       /* GET    /session */
 pk_handler_fn pk_api_session_logout;    /* DELETE /session */
+pk_handler_fn pk_api_session_password;  /* POST   /password */
 
 pk_handler_fn pk_api_tokens_list;       /* GET    /tokens */
 pk_handler_fn pk_api_tokens_create;     /* POST   /tokens */

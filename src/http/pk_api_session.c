@@ -11,6 +11,7 @@
 #include "pk_credentials.h"
 #include "pk_auth.h"
 #include "pk_api.h"
+#include "pk_api_util.h"
 
 APLOG_USE_MODULE(poketto);
 
@@ -112,5 +113,49 @@ int pk_api_session_logout(pk_req *pr, const pk_args *args)
     ap_cookie_remove(pr->r, PK_SESSION_COOKIE, "Path=/;HttpOnly;SameSite=Lax",
                      pr->r->headers_out, NULL);
     pr->r->status = HTTP_NO_CONTENT;
+    return OK;
+}
+
+#define MIN_PASSWORD 8
+#define MAX_PASSWORD 200
+
+int pk_api_session_password(pk_req *pr, const pk_args *args)
+{
+    request_rec *r = pr->r;
+    const char *current, *fresh, *hash = NULL;
+    pk_user *u = NULL;
+    json_t *body;
+    apr_status_t rv;
+
+    if (DONE == pk_http_read_json(pr, 0, &body)
+        || DONE == pk_api_check_members(pr, body, "current_password new_password")) {
+        return DONE;
+    }
+    if (!(current = pk_json_str(body, "current_password"))) {
+        return pk_http_problem(pr, HTTP_UNPROCESSABLE_ENTITY, "current_password",
+                               "field 'current_password': a string is required");
+    }
+    fresh = pk_json_str(body, "new_password");
+    if (!fresh || strlen(fresh) < MIN_PASSWORD || strlen(fresh) > MAX_PASSWORD) {
+        return pk_http_problem(pr, HTTP_UNPROCESSABLE_ENTITY, "new_password",
+                               "field 'new_password': a string of %d to %d bytes is required",
+                               MIN_PASSWORD, MAX_PASSWORD);
+    }
+    if (APR_SUCCESS != (rv = pk_user_by_login(pr->db, r->pool, pr->login, &u))) {
+        return pk_http_store_failed(pr, rv, "user");
+    }
+    if (!u->password_hash || !pk_password_check(current, u->password_hash)) {
+        return pk_http_problem(pr, HTTP_FORBIDDEN, "current_password",
+                               "the current password is wrong");
+    }
+    if (APR_SUCCESS != pk_password_hash(r->pool, fresh, pk_conf_password_cost(pr->conf),
+                                        &hash)) {
+        return pk_http_problem(pr, HTTP_INTERNAL_SERVER_ERROR, NULL,
+                               "the password could not be hashed");
+    }
+    if (APR_SUCCESS != (rv = pk_user_set_password(pr->db, r->pool, u->id, hash))) {
+        return pk_http_store_failed(pr, rv, "user");
+    }
+    r->status = HTTP_NO_CONTENT;
     return OK;
 }

@@ -25,6 +25,7 @@ static const route routes[] = {
     { M_POST,   "session",   pk_api_session_login,  0 },
     { M_GET,    "session",   pk_api_session_get,    NEEDS_AUTH },
     { M_DELETE, "session",   pk_api_session_logout, NEEDS_AUTH },
+    { M_POST,   "password",  pk_api_session_password, NEEDS_AUTH },
     { M_GET,    "tokens",    pk_api_tokens_list,    NEEDS_AUTH },
     { M_POST,   "tokens",    pk_api_tokens_create,  NEEDS_AUTH },
     { M_DELETE, "tokens/#",  pk_api_tokens_delete,  NEEDS_AUTH },
