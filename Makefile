@@ -25,7 +25,7 @@ APR_CFLAGS := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
 APR_LIBS   := $(shell apr-1-config --link-ld --libs 2>/dev/null) \
               $(shell apu-1-config --link-ld --libs 2>/dev/null)
 DEP_CFLAGS := -I/usr/include/libxml2
-DEP_LIBS   := -ljansson -lcurl -lxml2
+DEP_LIBS   := -ljansson -lcurl -lxml2 -lsqlite3
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 INCS       := -I. -Isrc/core -Isrc/store -Isrc/runtime -Isrc/http
 CFLAGS_ALL := -std=gnu99 -g -O2 -fPIC $(WARN) $(INCS) $(APR_CFLAGS) $(DEP_CFLAGS) $(CFLAGS)

@@ -17,6 +17,11 @@
 #include "pk_log.h"
 #include "pk_dbd.h"
 #include "pk_router.h"
+#include "pk_engine.h"
+#include "pk_status.h"
+#include "pk_netpolicy.h"
+#include <mpm_common.h>
+#include <unistd.h>
 
 
 #define DEF_MAX_BODY        (2 * 1024 * 1024)
@@ -26,8 +31,31 @@
 #define DEF_MAX_TAG_LEN     64
 #define DEF_SESSION_TTL     apr_time_from_sec(30 * 24 * 3600)
 #define DEF_PASSWORD_COST   10
+#define DEF_MAX_WAIT        30
+
+#define DEF_FETCH_CONCURRENCY 200
+#define DEF_RETRIES         3
+#define DEF_RETRY_DELAY     30
+#define DEF_LEASE           60
+#define DEF_POLL_MS         1000
+#define DEF_CONNECT_TIMEOUT 10
+#define DEF_TIMEOUT         30
+#define DEF_FETCH_MAX_SIZE  (10 * 1024 * 1024)
+#define DEF_MAX_REDIRECTS   5
+#define DEF_USER_AGENT      "Mozilla/5.0 (compatible; mod_poketto/" PK_VERSION \
+                            "; +read-it-later)"
+#define DEF_ACCEPT_LANGUAGE "en;q=0.9, *;q=0.5"
 
 /* ---- configuration record and getters ---- */
+
+/* The engine's settings, built in post_config, read by every child. */
+static pk_engine_conf engine_conf;
+
+static apr_status_t slist_free(void *data)
+{
+    curl_slist_free_all(data);
+    return APR_SUCCESS;
+}
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -42,6 +70,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     c->origins = NULL;
     c->session_ttl = -1;
     c->password_cost = -1;
+    c->max_wait = -1;
     return c;
 }
 
@@ -61,7 +90,92 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(origins, NULL);
     MERGE(session_ttl, -1);
     MERGE(password_cost, -1);
+    MERGE(max_wait, -1);
     return n;
+}
+
+static void *create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    pk_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    c->engine = -1;
+    c->fetch_concurrency = -1;
+    c->extract_threads = -1;
+    c->retries = -1;
+    c->retry_delay_s = -1;
+    c->lease_s = -1;
+    c->poll_ms = -1;
+    c->connect_timeout_s = -1;
+    c->timeout_s = -1;
+    c->fetch_max_size = -1;
+    c->max_redirects = -1;
+    return c;
+}
+
+static const pk_srv_conf *srv_conf(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &poketto_module);
+}
+
+#define DEF(v, d) ((v) < 0 ? (d) : (v))
+
+/* The engine's settings with defaults applied, and what post_config builds from them:
+ * the SSRF policy and the resolve list, in pconf (they live as long as the config). */
+static apr_status_t engine_conf_build(apr_pool_t *pconf, server_rec *s, pk_engine_conf *ec)
+{
+    const pk_srv_conf *c = srv_conf(s);
+    pk_netpolicy *np = NULL;
+    apr_status_t rv;
+    const char *why = NULL;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int i;
+
+    memset(ec, 0, sizeof(*ec));
+    ec->enabled = DEF(c->engine, 1);
+    ec->max_inflight = DEF(c->fetch_concurrency, DEF_FETCH_CONCURRENCY);
+    ec->extract_threads = c->extract_threads > 0 ? c->extract_threads
+                                                 : (int)(cpus > 0 ? cpus : 2);
+    ec->retries = DEF(c->retries, DEF_RETRIES);
+    ec->retry_delay = apr_time_from_sec(DEF(c->retry_delay_s, DEF_RETRY_DELAY));
+    ec->lease = apr_time_from_sec(DEF(c->lease_s, DEF_LEASE));
+    ec->poll = apr_time_from_msec(DEF(c->poll_ms, DEF_POLL_MS));
+    ec->fetch.connect_timeout_ms = 1000L * DEF(c->connect_timeout_s, DEF_CONNECT_TIMEOUT);
+    ec->fetch.timeout_ms = 1000L * DEF(c->timeout_s, DEF_TIMEOUT);
+    ec->fetch.max_size = (apr_size_t)DEF(c->fetch_max_size, DEF_FETCH_MAX_SIZE);
+    ec->fetch.max_redirects = DEF(c->max_redirects, DEF_MAX_REDIRECTS);
+    ec->fetch.user_agent = c->user_agent ? c->user_agent : DEF_USER_AGENT;
+    ec->fetch.accept_language = c->accept_language ? c->accept_language
+                                                   : DEF_ACCEPT_LANGUAGE;
+    if (APR_SUCCESS != (rv = pk_netpolicy_create(pconf, &np))) {
+        goto leave;
+    }
+    for (i = 0; c->allow && i < c->allow->nelts; ++i) {
+        if (APR_SUCCESS != (rv = pk_netpolicy_allow(np, APR_ARRAY_IDX(c->allow, i, const char *),
+                                                    &why))) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10712)
+                         "PokettoFetchAllow: %s", why ? why : "not an address range");
+            goto leave;
+        }
+    }
+    for (i = 0; c->deny && i < c->deny->nelts; ++i) {
+        if (APR_SUCCESS != (rv = pk_netpolicy_deny(np, APR_ARRAY_IDX(c->deny, i, const char *),
+                                                   &why))) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10713)
+                         "PokettoFetchDeny: %s", why ? why : "not an address range");
+            goto leave;
+        }
+    }
+    ec->fetch.policy = np;
+    for (i = 0; c->resolve && i < c->resolve->nelts; ++i) {
+        ec->fetch.resolve = curl_slist_append(ec->fetch.resolve,
+                                              APR_ARRAY_IDX(c->resolve, i, const char *));
+    }
+    if (ec->fetch.resolve) {
+        apr_pool_cleanup_register(pconf, ec->fetch.resolve, slist_free,
+                                  apr_pool_cleanup_null);
+    }
+leave:
+    return rv;
 }
 
 const pk_dir_conf *pk_conf_get(request_rec *r)
@@ -121,6 +235,11 @@ int pk_conf_password_cost(const pk_dir_conf *c)
     return c->password_cost < 0 ? DEF_PASSWORD_COST : c->password_cost;
 }
 
+int pk_conf_max_wait(const pk_dir_conf *c)
+{
+    return c->max_wait < 0 ? DEF_MAX_WAIT : c->max_wait;
+}
+
 /* ---- directives ---- */
 
 static const char *set_auth(cmd_parms *cmd, void *dc, const char *arg)
@@ -159,7 +278,7 @@ static const char *set_number(cmd_parms *cmd, void *dc, const char *arg, apr_int
 
 typedef enum {
     N_MAX_BODY, N_MAX_URL, N_MAX_PAGE, N_MAX_TAGS, N_MAX_TAG_LEN, N_SESSION_TTL,
-    N_PASSWORD_COST
+    N_PASSWORD_COST, N_MAX_WAIT
 } number_e;
 
 static const char *set_limit(cmd_parms *cmd, void *dc, const char *arg)
@@ -191,6 +310,83 @@ static const char *set_limit(cmd_parms *cmd, void *dc, const char *arg)
     case N_PASSWORD_COST:
         if (!(err = set_number(cmd, dc, arg, 4, 31, &v))) c->password_cost = (int)v;
         break;
+    case N_MAX_WAIT:
+        if (!(err = set_number(cmd, dc, arg, 0, 600, &v))) c->max_wait = (int)v;
+        break;
+    }
+    return err;
+}
+
+/* Server-wide numbers: offsetof the int (or apr_off_t for PokettoFetchMaxSize) field. */
+typedef struct {
+    apr_size_t offset;
+    apr_int64_t min, max;
+    int is_off_t;
+} srv_number;
+
+static const srv_number N_CONCURRENCY = { APR_OFFSETOF(pk_srv_conf, fetch_concurrency), 1, 5000, 0 };
+static const srv_number N_EXTRACT = { APR_OFFSETOF(pk_srv_conf, extract_threads), 0, 256, 0 };
+static const srv_number N_RETRIES = { APR_OFFSETOF(pk_srv_conf, retries), 0, 100, 0 };
+static const srv_number N_RETRY_DELAY = { APR_OFFSETOF(pk_srv_conf, retry_delay_s), 1, 86400, 0 };
+static const srv_number N_LEASE = { APR_OFFSETOF(pk_srv_conf, lease_s), 5, 86400, 0 };
+static const srv_number N_POLL = { APR_OFFSETOF(pk_srv_conf, poll_ms), 10, 600000, 0 };
+static const srv_number N_CONNECT = { APR_OFFSETOF(pk_srv_conf, connect_timeout_s), 1, 600, 0 };
+static const srv_number N_TIMEOUT = { APR_OFFSETOF(pk_srv_conf, timeout_s), 1, 3600, 0 };
+static const srv_number N_FETCH_MAX = { APR_OFFSETOF(pk_srv_conf, fetch_max_size), 1024,
+                                        APR_INT64_C(1) << 31, 1 };
+static const srv_number N_REDIRECTS = { APR_OFFSETOF(pk_srv_conf, max_redirects), 0, 50, 0 };
+
+static const char *set_srv_number(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const srv_number *n = cmd->info;
+    pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t v = 0;
+
+    if (!err && !(err = set_number(cmd, dc, arg, n->min, n->max, &v))) {
+        if (n->is_off_t) {
+            *(apr_off_t *)((char *)c + n->offset) = (apr_off_t)v;
+        }
+        else {
+            *(int *)((char *)c + n->offset) = (int)v;
+        }
+    }
+    return err;
+}
+
+static const char *set_engine(cmd_parms *cmd, void *dc, int on)
+{
+    pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (!err) {
+        c->engine = on;
+    }
+    return err;
+}
+
+static const char *set_srv_string(cmd_parms *cmd, void *dc, const char *arg)
+{
+    pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (!err) {
+        *(const char **)((char *)c + (apr_size_t)cmd->info) = arg;
+    }
+    return err;
+}
+
+static const char *add_srv_list(cmd_parms *cmd, void *dc, const char *arg)
+{
+    pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
+    apr_array_header_t **list = (apr_array_header_t **)((char *)c + (apr_size_t)cmd->info);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (!err) {
+        if (!*list) {
+            *list = apr_array_make(cmd->pool, 4, sizeof(const char *));
+        }
+        APR_ARRAY_PUSH(*list, const char *) = arg;
     }
     return err;
 }
@@ -240,6 +436,53 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoPasswordCost", set_limit, (void *)N_PASSWORD_COST,
                   RSRC_CONF | ACCESS_CONF,
                   "bcrypt cost of new password hashes, 4 to 31 (default 10)"),
+    AP_INIT_TAKE1("PokettoMaxWait", set_limit, (void *)N_MAX_WAIT, RSRC_CONF | ACCESS_CONF,
+                  "Longest 'Prefer: wait=N' honoured on POST /api/items, in seconds "
+                  "(default 30)"),
+    AP_INIT_FLAG("PokettoEngine", set_engine, NULL, RSRC_CONF,
+                 "Run the task engine (fetch and extraction threads) in this server's "
+                 "children (default On)"),
+    AP_INIT_TAKE1("PokettoFetchConcurrency", set_srv_number, (void *)&N_CONCURRENCY, RSRC_CONF,
+                  "Tasks one child holds at once, most of them transfers in flight "
+                  "(default 200)"),
+    AP_INIT_TAKE1("PokettoExtractThreads", set_srv_number, (void *)&N_EXTRACT, RSRC_CONF,
+                  "Extraction threads per child (default 0: one per CPU)"),
+    AP_INIT_TAKE1("PokettoTaskRetries", set_srv_number, (void *)&N_RETRIES, RSRC_CONF,
+                  "Attempts after the first before a page that keeps failing is given up "
+                  "(default 3)"),
+    AP_INIT_TAKE1("PokettoTaskRetryDelay", set_srv_number, (void *)&N_RETRY_DELAY, RSRC_CONF,
+                  "Seconds before the first retry; each further retry waits twice as long "
+                  "(default 30)"),
+    AP_INIT_TAKE1("PokettoTaskLease", set_srv_number, (void *)&N_LEASE, RSRC_CONF,
+                  "Seconds a worker holds a task without renewing it; a task of a dead "
+                  "child runs again after this (default 60)"),
+    AP_INIT_TAKE1("PokettoQueuePoll", set_srv_number, (void *)&N_POLL, RSRC_CONF,
+                  "Milliseconds between looks at the queue for tasks other children or "
+                  "hosts queued, and for retries that fell due (default 1000)"),
+    AP_INIT_TAKE1("PokettoFetchConnectTimeout", set_srv_number, (void *)&N_CONNECT, RSRC_CONF,
+                  "Seconds to connect to a page's server (default 10)"),
+    AP_INIT_TAKE1("PokettoFetchTimeout", set_srv_number, (void *)&N_TIMEOUT, RSRC_CONF,
+                  "Seconds for a whole fetch, redirects included (default 30)"),
+    AP_INIT_TAKE1("PokettoFetchMaxSize", set_srv_number, (void *)&N_FETCH_MAX, RSRC_CONF,
+                  "Largest page, in bytes after decompression; a larger one is aborted "
+                  "(default 10485760)"),
+    AP_INIT_TAKE1("PokettoFetchMaxRedirects", set_srv_number, (void *)&N_REDIRECTS, RSRC_CONF,
+                  "Most redirects one fetch follows (default 5)"),
+    AP_INIT_TAKE1("PokettoFetchUserAgent", set_srv_string,
+                  (void *)APR_OFFSETOF(pk_srv_conf, user_agent), RSRC_CONF,
+                  "User-Agent of page fetches"),
+    AP_INIT_TAKE1("PokettoFetchAcceptLanguage", set_srv_string,
+                  (void *)APR_OFFSETOF(pk_srv_conf, accept_language), RSRC_CONF,
+                  "Accept-Language of page fetches (default 'en;q=0.9, *;q=0.5')"),
+    AP_INIT_ITERATE("PokettoFetchAllow", add_srv_list, (void *)APR_OFFSETOF(pk_srv_conf, allow),
+                    RSRC_CONF, "Address ranges (CIDR) fetches may connect to although "
+                    "the built-in policy refuses them (loopback, private, ...)"),
+    AP_INIT_ITERATE("PokettoFetchDeny", add_srv_list, (void *)APR_OFFSETOF(pk_srv_conf, deny),
+                    RSRC_CONF, "Address ranges (CIDR) fetches must never connect to"),
+    AP_INIT_ITERATE("PokettoFetchResolve", add_srv_list,
+                    (void *)APR_OFFSETOF(pk_srv_conf, resolve), RSRC_CONF,
+                    "host:port:address entries that override DNS for fetches, as curl's "
+                    "--resolve (split-horizon names, tests)"),
     { NULL }
 };
 
@@ -285,12 +528,23 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;                  /* the first, dry pass over the configuration */
     }
-    if (APR_SUCCESS != pk_dbd_post_config(pconf, ptemp, s)) {
+    if (APR_SUCCESS != pk_dbd_post_config(pconf, ptemp, s)
+        || APR_SUCCESS != engine_conf_build(pconf, s, &engine_conf)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10711)
                  "mod_poketto %s ready", PK_VERSION);
     return OK;
+}
+
+static void poketto_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    pk_engine_child_init(pchild, s, &engine_conf);
+}
+
+static void poketto_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    pk_engine_child_stopping();
 }
 
 static int poketto_handler(request_rec *r)
@@ -312,6 +566,12 @@ static void poketto_register_hooks(apr_pool_t *p)
     ap_hook_post_config(poketto_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     /* every connection mod_dbd opens gets the settings the store relies on */
     pk_dbd_register_hooks();
+    /* each child runs its own task engine: threads start here, after the fork */
+    ap_hook_child_init(poketto_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* a graceful restart or stop: claim nothing new, hand unfinished tasks back */
+    ap_hook_child_stopping(poketto_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+    /* queue depth, transfers and outcomes on the server-status page */
+    pk_status_register_hooks();
     /* the JSON API, wherever `SetHandler poketto` mounts it */
     ap_hook_handler(poketto_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
@@ -320,7 +580,7 @@ AP_DECLARE_MODULE(poketto) = {
     STANDARD20_MODULE_STUFF,
     create_dir_conf,
     merge_dir_conf,
-    NULL,
+    create_srv_conf,
     NULL,
     poketto_cmds,
     poketto_register_hooks

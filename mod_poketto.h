@@ -30,7 +30,29 @@ typedef struct pk_dir_conf {
     apr_array_header_t *origins;    /* PokettoAllowedOrigins (const char*) */
     apr_interval_time_t session_ttl;/* PokettoSessionLifetime */
     int password_cost;              /* PokettoPasswordCost */
+    int max_wait;                   /* PokettoMaxWait, seconds */
 } pk_dir_conf;
+
+/** Server configuration: the task engine and its fetches (global context only: one
+ *  engine per child serves every virtual host). */
+typedef struct pk_srv_conf {
+    int engine;                     /* PokettoEngine On|Off */
+    int fetch_concurrency;          /* PokettoFetchConcurrency */
+    int extract_threads;            /* PokettoExtractThreads (0: one per CPU) */
+    int retries;                    /* PokettoTaskRetries */
+    int retry_delay_s;              /* PokettoTaskRetryDelay */
+    int lease_s;                    /* PokettoTaskLease */
+    int poll_ms;                    /* PokettoQueuePoll */
+    int connect_timeout_s;          /* PokettoFetchConnectTimeout */
+    int timeout_s;                  /* PokettoFetchTimeout */
+    apr_off_t fetch_max_size;       /* PokettoFetchMaxSize */
+    int max_redirects;              /* PokettoFetchMaxRedirects */
+    const char *user_agent;         /* PokettoFetchUserAgent */
+    const char *accept_language;    /* PokettoFetchAcceptLanguage */
+    apr_array_header_t *allow;      /* PokettoFetchAllow (const char* CIDR) */
+    apr_array_header_t *deny;       /* PokettoFetchDeny */
+    apr_array_header_t *resolve;    /* PokettoFetchResolve (host:port:address) */
+} pk_srv_conf;
 
 extern module AP_MODULE_DECLARE_DATA poketto_module;
 
@@ -47,5 +69,6 @@ int pk_conf_max_tag_len(const pk_dir_conf *c);
 int pk_conf_origin_allowed(const pk_dir_conf *c, const char *origin);
 apr_interval_time_t pk_conf_session_ttl(const pk_dir_conf *c);
 int pk_conf_password_cost(const pk_dir_conf *c);
+int pk_conf_max_wait(const pk_dir_conf *c);
 
 #endif /* MOD_POKETTO_H */

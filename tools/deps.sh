@@ -3,7 +3,7 @@
 # missing, so a second run costs nothing. Needs root (or sudo).
 set -eu
 PKGS="apache2 apache2-dev libapr1-dev libaprutil1-dev libaprutil1-dbd-sqlite3
-      libaprutil1-dbd-pgsql libjansson-dev libcurl4-openssl-dev libxml2-dev libcmark-dev
+      libaprutil1-dbd-pgsql libsqlite3-dev libjansson-dev libcurl4-openssl-dev libxml2-dev libcmark-dev
       libapache2-mod-perl2 libwww-perl libjson-pp-perl sqlite3 postgresql gdb gcc make
       ca-certificates"
 missing=""

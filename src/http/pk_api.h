@@ -20,6 +20,7 @@ pk_handler_fn pk_api_items_save;        /* POST   /items */
 pk_handler_fn pk_api_items_get;         /* GET    /items/{id} */
 pk_handler_fn pk_api_items_patch;       /* PATCH  /items/{id} */
 pk_handler_fn pk_api_items_delete;      /* DELETE /items/{id} */
+pk_handler_fn pk_api_items_refetch;     /* POST   /items/{id}/refetch */
 
 pk_handler_fn pk_api_tags_list;         /* GET    /tags */
 pk_handler_fn pk_api_tags_rename;       /* PATCH  /tags/{name} */

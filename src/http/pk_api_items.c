@@ -10,11 +10,18 @@
 #include "pk_time.h"
 #include "pk_url.h"
 #include "pk_items.h"
+#include "pk_tasks.h"
+#include "pk_engine.h"
 #include "pk_api.h"
 #include "pk_api_util.h"
 
 #define DEFAULT_PAGE 30
 #define MAX_TITLE 1000
+
+static json_t *json_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
 
 static json_t *item_json(pk_req *pr, const pk_item *it)
 {
@@ -24,16 +31,27 @@ static json_t *item_json(pk_req *pr, const pk_item *it)
     for (i = 0; it->tags && i < it->tags->nelts; ++i) {
         json_array_append_new(tags, json_string(APR_ARRAY_IDX(it->tags, i, const char *)));
     }
-    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:f, s:o, s:o, s:o}",
+    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:f, s:o, s:o, s:o,"
+                     " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o}",
                      "id", (json_int_t)it->id, "url", it->url, "given_url", it->given_url,
                      "state", it->state,
-                     "title", it->title ? json_string(it->title) : json_null(),
-                     "excerpt", it->excerpt ? json_string(it->excerpt) : json_null(),
-                     "error", it->error ? json_string(it->error) : json_null(),
+                     "title", json_or_null(it->title),
+                     "excerpt", json_or_null(it->excerpt),
+                     "error", json_or_null(it->error),
                      "archived", it->archived, "favorite", it->favorite,
                      "progress", it->progress, "tags", tags,
                      "created", pk_http_time(pr, it->created_ms),
-                     "updated", pk_http_time(pr, it->updated_ms));
+                     "updated", pk_http_time(pr, it->updated_ms),
+                     "final_url", json_or_null(it->final_url),
+                     "content_type", json_or_null(it->content_type),
+                     "byline", json_or_null(it->byline),
+                     "site_name", json_or_null(it->site_name),
+                     "published", json_or_null(it->published),
+                     "lang", json_or_null(it->lang),
+                     "lead_image", json_or_null(it->lead_image),
+                     "word_count", it->word_count,
+                     "reading_minutes", it->word_count ? (it->word_count + 229) / 230 : 0,
+                     "fetched", pk_http_time(pr, it->fetched_ms));
 }
 
 static const char *item_url(pk_req *pr, apr_int64_t id)
@@ -41,10 +59,56 @@ static const char *item_url(pk_req *pr, apr_int64_t id)
     return pk_http_url(pr, apr_psprintf(pr->r->pool, "/items/%" APR_INT64_T_FMT, id));
 }
 
+/* Prefer: wait=N (RFC 7240): hold the answer up to N seconds (at most
+ * PokettoMaxWait) while the engine works; the request thread only waits on the
+ * engine's condition, it fetches nothing. DONE when the item was answered with 201. */
+static int wait_for_task(pk_req *pr, apr_int64_t task_id, pk_item **it)
+{
+    request_rec *r = pr->r;
+    const char *prefer = apr_table_get(r->headers_in, "Prefer"), *w;
+    apr_int64_t secs = 0;
+    apr_time_t until;
+    pk_task *t = NULL;
+    pk_item *done = NULL;
+
+    if (!prefer || !(w = ap_strcasestr(prefer, "wait="))
+        || !pk_api_parse_int(apr_pstrndup(r->pool, w + 5, strspn(w + 5, "0123456789")),
+                             1, 3600, &secs)) {
+        return OK;
+    }
+    if (secs > pk_conf_max_wait(pr->conf)) {
+        secs = pk_conf_max_wait(pr->conf);
+    }
+    until = apr_time_now() + apr_time_from_sec(secs);
+    while (1) {
+        if (APR_SUCCESS == pk_task_get(pr->db, r->pool, pr->user_id, task_id, &t)
+            && (!strcmp(t->state, "done") || !strcmp(t->state, "failed"))) {
+            break;
+        }
+        if (apr_time_now() >= until) {
+            apr_table_setn(r->headers_out, "Preference-Applied",
+                           apr_psprintf(r->pool, "wait=%" APR_INT64_T_FMT, secs));
+            return OK;
+        }
+        /* woken when a task of this child finishes; tasks other children run are
+         * seen by the re-check after at most one wait slice */
+        pk_engine_wait(until);
+    }
+    if (APR_SUCCESS != pk_item_get(pr->db, r->pool, pr->user_id, t->item_id, &done)) {
+        return OK;
+    }
+    *it = done;
+    apr_table_setn(r->headers_out, "Preference-Applied",
+                   apr_psprintf(r->pool, "wait=%" APR_INT64_T_FMT, secs));
+    apr_table_setn(r->headers_out, "Location", item_url(pr, done->id));
+    pk_http_json(pr, HTTP_CREATED, pk_json_own(r->pool, item_json(pr, done)), 0);
+    return DONE;
+}
+
 int pk_api_items_save(pk_req *pr, const pk_args *args)
 {
     request_rec *r = pr->r;
-    const char *given, *canon = NULL, *why = NULL, *title = NULL;
+    const char *given, *canon = NULL, *why = NULL, *title = NULL, *html = NULL;
     apr_array_header_t *tags = NULL;
     apr_int64_t task_id = 0;
     pk_item *it = NULL;
@@ -53,8 +117,18 @@ int pk_api_items_save(pk_req *pr, const pk_args *args)
     apr_status_t rv;
 
     if (DONE == pk_http_read_json(pr, 0, &body)
-        || DONE == pk_api_check_members(pr, body, "url tags title")) {
+        || DONE == pk_api_check_members(pr, body, "url tags title html")) {
         return DONE;
+    }
+    v = json_object_get(body, "html");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v) || json_string_length(v) == 0
+            || strlen(json_string_value(v)) != json_string_length(v)) {
+            return pk_http_problem(pr, HTTP_UNPROCESSABLE_ENTITY, "html",
+                                   "field 'html' must be the page's HTML as a non-empty "
+                                   "string without NUL characters");
+        }
+        html = json_string_value(v);
     }
     v = json_object_get(body, "url");
     if (!v) {
@@ -79,17 +153,26 @@ int pk_api_items_save(pk_req *pr, const pk_args *args)
     if (!pk_http_db(pr)) {
         return DONE;
     }
-    rv = pk_item_save(pr->db, r->pool, pr->user_id, canon, given, title, tags, &it,
+    rv = pk_item_save(pr->db, r->pool, pr->user_id, canon, given, title, tags, html, &it,
                       &task_id, &existing);
     if (rv != APR_SUCCESS) {
         return pk_http_store_failed(pr, rv, "item");
     }
+    if (task_id) {
+        pk_engine_notify();         /* this child's fetcher claims it now, not at its next poll */
+        if (DONE == wait_for_task(pr, task_id, &it)) {
+            return OK;              /* finished within Prefer: wait: 201 with the item */
+        }
+    }
     out = pk_json_own(r->pool, json_object());
     json_object_set_new(out, "item", item_json(pr, it));
-    if (existing) {
+    if (existing && !task_id) {
         json_object_set_new(out, "existing", json_true());
         apr_table_setn(r->headers_out, "Content-Location", item_url(pr, it->id));
         return pk_http_json(pr, HTTP_OK, out, 0);
+    }
+    if (existing) {
+        json_object_set_new(out, "existing", json_true());
     }
     json_object_set_new(out, "task", json_pack("{s:I, s:s, s:I}", "id", (json_int_t)task_id,
                                                "state", "queued",
@@ -237,13 +320,43 @@ int pk_api_items_list(pk_req *pr, const pk_args *args)
 
 int pk_api_items_get(pk_req *pr, const pk_args *args)
 {
+    const char *text = NULL, *html = NULL;
     pk_item *it = NULL;
+    json_t *body;
     apr_status_t rv = pk_item_get(pr->db, pr->r->pool, pr->user_id, args->id, &it);
+
+    if (rv == APR_SUCCESS) {
+        rv = pk_item_content(pr->db, pr->r->pool, pr->user_id, args->id, &text, &html);
+    }
+    if (rv != APR_SUCCESS) {
+        return pk_http_store_failed(pr, rv, "item");
+    }
+    body = pk_json_own(pr->r->pool, item_json(pr, it));
+    json_object_set_new(body, "text", json_or_null(text));
+    json_object_set_new(body, "html", json_or_null(html));
+    return pk_http_json(pr, HTTP_OK, body, 1);
+}
+
+int pk_api_items_refetch(pk_req *pr, const pk_args *args)
+{
+    request_rec *r = pr->r;
+    apr_int64_t task_id = 0;
+    pk_item *it = NULL;
+    json_t *out;
+    apr_status_t rv = pk_item_refetch(pr->db, r->pool, pr->user_id, args->id, &it, &task_id);
 
     if (rv != APR_SUCCESS) {
         return pk_http_store_failed(pr, rv, "item");
     }
-    return pk_http_json(pr, HTTP_OK, pk_json_own(pr->r->pool, item_json(pr, it)), 1);
+    pk_engine_notify();
+    out = pk_json_own(r->pool, json_object());
+    json_object_set_new(out, "item", item_json(pr, it));
+    json_object_set_new(out, "task", json_pack("{s:I, s:s, s:I}", "id", (json_int_t)task_id,
+                                               "state", "queued",
+                                               "item_id", (json_int_t)it->id));
+    apr_table_setn(r->headers_out, "Location",
+                   pk_http_url(pr, apr_psprintf(r->pool, "/tasks/%" APR_INT64_T_FMT, task_id)));
+    return pk_http_json(pr, HTTP_ACCEPTED, out, 0);
 }
 
 static int read_bool(pk_req *pr, json_t *body, const char *key, int *has, int *val)

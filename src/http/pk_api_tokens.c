@@ -8,6 +8,7 @@
 #include "pk_credentials.h"
 #include "pk_auth.h"
 #include "pk_api.h"
+#include "pk_api_util.h"
 
 #define MAX_TOKEN_NAME 100
 
@@ -49,9 +50,9 @@ int pk_api_tokens_create(pk_req *pr, const pk_args *args)
         return DONE;
     }
     name = pk_json_str(body, "name");
-    if (!name || !*name || strlen(name) > MAX_TOKEN_NAME) {
+    if (!name || !*name || pk_api_utf8_chars(name) > MAX_TOKEN_NAME) {
         return pk_http_problem(pr, HTTP_UNPROCESSABLE_ENTITY, "name",
-                               "field 'name': a string of 1 to %d bytes is required",
+                               "field 'name': a string of 1 to %d characters is required",
                                MAX_TOKEN_NAME);
     }
     if (APR_SUCCESS != pk_secret_token(r->pool, PK_TOKEN_PREFIX, 32, &secret)) {

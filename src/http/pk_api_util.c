@@ -28,8 +28,7 @@ int pk_api_check_members(pk_req *pr, json_t *obj, const char *allowed)
     return OK;
 }
 
-/* Characters (code points) in valid UTF-8 text, which jansson guarantees. */
-static apr_size_t utf8_chars(const char *s)
+apr_size_t pk_api_utf8_chars(const char *s)
 {
     apr_size_t n = 0;
 
@@ -79,7 +78,7 @@ int pk_api_read_tags(pk_req *pr, json_t *v, const char *field, apr_array_header_
             --e;
         }
         name = apr_pstrndup(p, s, (apr_size_t)(e - s));
-        if (!*name || utf8_chars(name) > (apr_size_t)max_len) {
+        if (!*name || pk_api_utf8_chars(name) > (apr_size_t)max_len) {
             return pk_http_problem(pr, HTTP_UNPROCESSABLE_ENTITY, field,
                                    "field '%s': element %zu must have 1 to %d characters",
                                    field, i, max_len);

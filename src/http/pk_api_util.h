@@ -21,6 +21,9 @@ int pk_api_read_title(pk_req *pr, json_t *obj, apr_size_t max, const char **titl
  *  a query that repeats a parameter. */
 apr_table_t *pk_api_query(pk_req *pr);
 
+/** Characters (code points) in valid UTF-8 text, which jansson guarantees. */
+apr_size_t pk_api_utf8_chars(const char *s);
+
 /** Whether s is a decimal integer within [min, max]. */
 int pk_api_parse_int(const char *s, apr_int64_t min, apr_int64_t max, apr_int64_t *n);
 

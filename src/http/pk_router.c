@@ -34,6 +34,7 @@ static const route routes[] = {
     { M_GET,    "items/#",   pk_api_items_get,      NEEDS_AUTH },
     { M_PATCH,  "items/#",   pk_api_items_patch,    NEEDS_AUTH },
     { M_DELETE, "items/#",   pk_api_items_delete,   NEEDS_AUTH },
+    { M_POST,   "items/#/refetch", pk_api_items_refetch, NEEDS_AUTH },
     { M_GET,    "tags",      pk_api_tags_list,      NEEDS_AUTH },
     { M_PATCH,  "tags/*",    pk_api_tags_rename,    NEEDS_AUTH },
     { M_DELETE, "tags/*",    pk_api_tags_delete,    NEEDS_AUTH },

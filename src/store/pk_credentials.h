@@ -17,7 +17,7 @@ typedef struct pk_session {
 typedef struct pk_token {
     apr_int64_t id;
     apr_int64_t user_id;
-    const char *login;
+    const char *login;              /* set by lookups and lists, NULL after create */
     const char *name;
     apr_int64_t created_ms;
     apr_int64_t last_used_ms;       /* 0: never */

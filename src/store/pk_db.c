@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_time.h>
+#include <sqlite3.h>
 
 #include "pk_log.h"
 #include "pk_db.h"
@@ -92,6 +93,8 @@ static void prepare_one(void *baton, const pk_stmt_def *def)
     apr_hash_set(ctx->db->prepared, def->label, APR_HASH_KEY_STRING, stmt);
 }
 
+#define OPEN_RETRIES 100
+
 static apr_status_t db_close(void *data)
 {
     pk_db *db = data;
@@ -131,18 +134,29 @@ apr_status_t pk_db_open(apr_pool_t *p, const char *driver_name, const char *para
             goto leave;
         }
     }
+    pk_db_tune(db, p, PK_DB_BUSY_TIMEOUT_MS);
     /* WAL lets readers go on while one process writes; the mode is stored in the file,
-     * so setting it once here covers every connection mod_dbd opens later */
-    if (db->dialect == PK_DIALECT_SQLITE
-        && (APR_SUCCESS != (rv = pk_db_setting(db, p, "PRAGMA journal_mode=WAL"))
-            || APR_SUCCESS != (rv = pk_db_tune(db, p, PK_DB_BUSY_TIMEOUT_MS)))) {
-        *why = "cannot switch the SQLite database to WAL mode";
-        goto leave;
+     * so setting it once here covers every connection mod_dbd opens later. SQLite does
+     * not always wait for the lock this needs, and the legacy sqlite3_prepare apr_dbd
+     * uses fails once after another process changed the schema: both are retried, as
+     * when httpd and poketto-admin open a new database at the same moment. */
+    for (i = 0; db->dialect == PK_DIALECT_SQLITE; ++i) {
+        if (APR_SUCCESS == (rv = pk_db_setting(db, p, "PRAGMA journal_mode=WAL"))) {
+            break;
+        }
+        if (i >= OPEN_RETRIES) {
+            *why = "cannot switch the SQLite database to WAL mode";
+            goto leave;
+        }
+        apr_sleep(apr_time_from_msec(20));
     }
     db->prepared = apr_hash_make(p);
     /* the schema must exist before statements that name its tables are prepared */
-    if (APR_SUCCESS != (rv = pk_schema_migrate(db, p, why))) {
-        goto leave;
+    for (i = 0; APR_SUCCESS != (rv = pk_schema_migrate(db, p, why)); ++i) {
+        if (rv == APR_EINCOMPLETE || i >= OPEN_RETRIES) {
+            goto leave;             /* newer than this module, or failing for good */
+        }
+        apr_sleep(apr_time_from_msec(20));
     }
     ctx.db = db;
     ctx.rv = APR_SUCCESS;
@@ -167,6 +181,13 @@ apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p)
     if (err) {
         pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, p, "begin transaction: %s",
                apr_dbd_error(db->driver, db->handle, err));
+        if (db->txn) {
+            /* the driver attached its transaction record although BEGIN failed: end it
+             * now, or the next error sticks to the connection and a cleanup on p rolls
+             * back whatever the connection does later */
+            apr_dbd_transaction_mode_set(db->driver, db->txn, APR_DBD_TRANSACTION_ROLLBACK);
+            apr_dbd_transaction_end(db->driver, p, db->txn);
+        }
         db->txn = NULL;
         return APR_EGENERAL;
     }
@@ -296,7 +317,7 @@ leave:
     return rv;
 }
 
-apr_status_t pk_db_sql(pk_db *db, const char *sql)
+apr_status_t pk_db_sql(pk_db *db, apr_pool_t *p, const char *sql)
 {
     int nrows = 0;
     int err = apr_dbd_query(db->driver, db->handle, &nrows, sql);
@@ -305,7 +326,7 @@ apr_status_t pk_db_sql(pk_db *db, const char *sql)
         if (db->txn) {
             db->txn_failed = 1;
         }
-        pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, db->pool, "SQL failed (%s): %s",
+        pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, p, "SQL failed (%s): %s",
                sql, apr_dbd_error(db->driver, db->handle, err));
         return APR_EGENERAL;
     }
@@ -318,7 +339,7 @@ apr_status_t pk_db_setting(pk_db *db, apr_pool_t *p, const char *sql)
     int err;
 
     if (db->dialect != PK_DIALECT_SQLITE) {
-        return pk_db_sql(db, sql);
+        return pk_db_sql(db, p, sql);
     }
     /* some PRAGMAs answer with a row, which apr_dbd_query takes for an error */
     err = apr_dbd_select(db->driver, p, db->handle, &res, sql, 1);
@@ -333,14 +354,38 @@ apr_status_t pk_db_setting(pk_db *db, apr_pool_t *p, const char *sql)
     return APR_SUCCESS;
 }
 
+/* apr_dbd's process-wide mutex (exported by libaprutil, declared only in its internal
+ * header): every call of its SQLite driver runs under it. */
+extern apr_status_t apr_dbd_mutex_lock(void);
+extern apr_status_t apr_dbd_mutex_unlock(void);
+
+#define BUSY_MAX_SLEEP_MS 20
+
+static int busy_wait(void *baton, int count)
+{
+    int limit_ms = (int)(apr_uintptr_t)baton;
+    int ms = count < 5 ? (1 << count) : BUSY_MAX_SLEEP_MS;
+    /* slept so far: 1+2+4+8+16 ms for the first five calls, then 20 ms a call */
+    int slept = count < 5 ? (1 << count) - 1 : 31 + (count - 5) * BUSY_MAX_SLEEP_MS;
+
+    if (slept >= limit_ms) {
+        return 0;                   /* give up: SQLITE_BUSY to the caller */
+    }
+    apr_dbd_mutex_unlock();         /* let the lock's holder commit meanwhile */
+    apr_sleep(apr_time_from_msec(ms));
+    apr_dbd_mutex_lock();
+    return 1;
+}
+
 apr_status_t pk_db_tune(pk_db *db, apr_pool_t *p, int busy_timeout_ms)
 {
-    apr_status_t rv = APR_SUCCESS;
+    sqlite3 *native;
 
-    if (db->dialect == PK_DIALECT_SQLITE) {
-        rv = pk_db_setting(db, p, apr_psprintf(p, "PRAGMA busy_timeout=%d", busy_timeout_ms));
+    if (db->dialect == PK_DIALECT_SQLITE
+        && (native = apr_dbd_native_handle(db->driver, db->handle))) {
+        sqlite3_busy_handler(native, busy_wait, (void *)(apr_uintptr_t)busy_timeout_ms);
     }
-    return rv;
+    return APR_SUCCESS;
 }
 
 const char *pk_db_error(pk_db *db, apr_pool_t *p, int err)

@@ -89,12 +89,16 @@ apr_int64_t pk_db_int(pk_db *db, apr_dbd_row_t *row, int n);
 /** Run a select expected to return at most one row; APR_NOTFOUND when none. */
 apr_status_t pk_db_one(pk_db *db, apr_pool_t *p, const char *label,
                        apr_dbd_row_t **row, const void **args);
-/** Run plain SQL without parameters (schema changes). */
-apr_status_t pk_db_sql(pk_db *db, const char *sql);
+/** Run plain SQL without parameters (schema changes); p for messages. */
+apr_status_t pk_db_sql(pk_db *db, apr_pool_t *p, const char *sql);
 /** Run a connection setting (SQLite PRAGMA, which may answer with a row). */
 apr_status_t pk_db_setting(pk_db *db, apr_pool_t *p, const char *sql);
 /** Settings every connection needs, whoever opened it: SQLite waits up to
- *  busy_timeout_ms for another process's write lock instead of failing at once. */
+ *  busy_timeout_ms for another connection's write lock instead of failing at once.
+ *  apr_dbd's SQLite driver holds one process-wide mutex around every SQLite call, so a
+ *  plain busy_timeout would sleep with that mutex held and stall the very thread that
+ *  holds the lock; the busy handler installed here releases apr_dbd's mutex while it
+ *  sleeps (1 ms, doubling to 20 ms). */
 apr_status_t pk_db_tune(pk_db *db, apr_pool_t *p, int busy_timeout_ms);
 /** The driver's last error message (from p) for the log. */
 const char *pk_db_error(pk_db *db, apr_pool_t *p, int err);

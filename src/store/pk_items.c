@@ -16,7 +16,9 @@
     " i.user_title, i.excerpt, i.error, i.archived, i.favorite, i.progress,"        \
     " i.created_ms, i.updated_ms,"                                                  \
     " (SELECT " AGG " FROM item_tags it JOIN tags t ON t.id = it.tag_id"            \
-    " WHERE it.item_id = i.id)"
+    " WHERE it.item_id = i.id),"                                                    \
+    " i.final_url, i.content_type, i.byline, i.site_name, i.published, i.lang,"     \
+    " i.lead_image, i.word_count, i.fetched_ms"
 #define AGG_SQLITE "group_concat(t.name, char(31))"
 #define AGG_PGSQL  "string_agg(t.name, chr(31))"
 
@@ -48,6 +50,11 @@ const pk_stmt_def pk_items_statements[] = {
       "UPDATE items SET archived = %d, favorite = %d, user_title = %s, progress = %lf,"
       " updated_ms = %lld WHERE id = %lld AND user_id = %lld", NULL },
     { "pk_item_touch", "UPDATE items SET updated_ms = %lld WHERE id = %lld", NULL },
+    { "pk_item_pending",
+      "UPDATE items SET state = 'pending', error = NULL, updated_ms = %lld"
+      " WHERE id = %lld AND user_id = %lld", NULL },
+    { "pk_item_content",
+      "SELECT body_text, body_html FROM items WHERE id = %lld AND user_id = %lld", NULL },
     /* dependants are deleted explicitly: SQLite cascades only with foreign_keys=ON */
     { "pk_item_delete_tags", "DELETE FROM item_tags WHERE item_id = %lld", NULL },
     { "pk_item_delete_tasks", "DELETE FROM tasks WHERE item_id = %lld", NULL },
@@ -100,6 +107,15 @@ static pk_item *item_of(pk_db *db, apr_pool_t *p, apr_dbd_row_t *row)
     it->created_ms = pk_db_int(db, row, 12);
     it->updated_ms = pk_db_int(db, row, 13);
     it->tags = split_tags(p, pk_db_str(db, row, 14));
+    it->final_url = pk_db_str(db, row, 15);
+    it->content_type = pk_db_str(db, row, 16);
+    it->byline = pk_db_str(db, row, 17);
+    it->site_name = pk_db_str(db, row, 18);
+    it->published = pk_db_str(db, row, 19);
+    it->lang = pk_db_str(db, row, 20);
+    it->lead_image = pk_db_str(db, row, 21);
+    it->word_count = (int)pk_db_int(db, row, 22);
+    it->fetched_ms = pk_db_int(db, row, 23);
     return it;
 }
 
@@ -126,8 +142,8 @@ static apr_status_t finish(pk_db *db, apr_pool_t *p, apr_status_t rv)
 
 apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const char *url,
                           const char *given_url, const char *title,
-                          const apr_array_header_t *tags, pk_item **item,
-                          apr_int64_t *task_id, int *existing)
+                          const apr_array_header_t *tags, const char *input_html,
+                          pk_item **item, apr_int64_t *task_id, int *existing)
 {
     apr_int64_t now = pk_db_now_ms(), id = 0;
     const void *ins[] = { &user_id, url, given_url, title, &now, &now };
@@ -145,7 +161,7 @@ apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const c
     if (rv == APR_SUCCESS) {
         id = pk_db_int(db, row, 0);
         if (APR_SUCCESS != (rv = pk_tags_attach(db, p, user_id, id, tags, 0, &changed))
-            || APR_SUCCESS != (rv = pk_task_create(db, p, user_id, id, task_id))
+            || APR_SUCCESS != (rv = pk_task_create(db, p, user_id, id, input_html, task_id))
             || APR_SUCCESS != (rv = pk_event_add(db, p, user_id, "item.saved", id,
                                                  NULL, NULL))) {
             goto end;
@@ -162,7 +178,18 @@ apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const c
         if (APR_SUCCESS != (rv = pk_tags_attach(db, p, user_id, id, tags, 0, &changed))) {
             goto end;
         }
-        if (changed) {
+        if (input_html) {
+            /* the client sent the page as it sees it now: extract it again */
+            const void *pend[] = { &now, &id, &user_id };
+            if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_pending", NULL, pend))
+                || APR_SUCCESS != (rv = pk_task_create(db, p, user_id, id, input_html,
+                                                       task_id))
+                || APR_SUCCESS != (rv = pk_event_add(db, p, user_id, "item.updated", id,
+                                                     NULL, NULL))) {
+                goto end;
+            }
+        }
+        else if (changed) {
             const void *touch[] = { &now, &id };
             if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_touch", NULL, touch))
                 || APR_SUCCESS != (rv = pk_event_add(db, p, user_id, "item.updated", id,
@@ -276,5 +303,52 @@ apr_status_t pk_item_delete(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_i
 end:
     rv = finish(db, p, rv);
 leave:
+    return rv;
+}
+
+apr_status_t pk_item_refetch(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int64_t id,
+                             pk_item **item, apr_int64_t *task_id)
+{
+    apr_int64_t now = pk_db_now_ms();
+    const void *pend[] = { &now, &id, &user_id };
+    apr_status_t rv;
+    int n = 0;
+
+    *item = NULL;
+    *task_id = 0;
+    if (APR_SUCCESS != (rv = pk_db_begin(db, p))) {
+        goto leave;
+    }
+    if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_pending", &n, pend))) {
+        goto end;
+    }
+    if (n == 0) {
+        rv = APR_NOTFOUND;
+        goto end;
+    }
+    rv = pk_task_active_for_item(db, p, id, task_id);
+    if (rv == APR_NOTFOUND) {
+        rv = pk_task_create(db, p, user_id, id, NULL, task_id);
+    }
+    if (rv != APR_SUCCESS
+        || APR_SUCCESS != (rv = pk_event_add(db, p, user_id, "item.updated", id, NULL, NULL))
+        || APR_SUCCESS != (rv = pk_item_get(db, p, user_id, id, item))) {
+        goto end;
+    }
+end:
+    rv = finish(db, p, rv);
+leave:
+    return rv;
+}
+
+apr_status_t pk_item_content(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int64_t id,
+                             const char **text, const char **html)
+{
+    const void *args[] = { &id, &user_id };
+    apr_dbd_row_t *row;
+    apr_status_t rv = pk_db_one(db, p, "pk_item_content", &row, args);
+
+    *text = (rv == APR_SUCCESS) ? pk_db_str(db, row, 0) : NULL;
+    *html = (rv == APR_SUCCESS) ? pk_db_str(db, row, 1) : NULL;
     return rv;
 }

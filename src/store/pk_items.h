@@ -21,6 +21,15 @@ typedef struct pk_item {
     apr_array_header_t *tags;       /* const char*, sorted */
     apr_int64_t created_ms;
     apr_int64_t updated_ms;
+    const char *final_url;          /* where the fetch ended after redirects */
+    const char *content_type;
+    const char *byline;
+    const char *site_name;
+    const char *published;          /* ISO 8601, as the page says */
+    const char *lang;
+    const char *lead_image;
+    int word_count;
+    apr_int64_t fetched_ms;
 } pk_item;
 
 /** What GET /api/items asks for. */
@@ -47,13 +56,22 @@ typedef struct pk_item_patch {
 
 extern const pk_stmt_def pk_items_statements[];
 
-/** Save a URL in one transaction: a new item (pending) with its tags, a fetch task and
- *  an item.saved event; or, when the user already has the canonical url, the existing
- *  item with the new tags added (*task_id 0, *existing 1). */
+/** Save a URL in one transaction: a new item (pending) with its tags, a fetch task
+ *  (carrying input_html, a page the client sent, when not NULL) and an item.saved event;
+ *  or, when the user already has the canonical url, the existing item with the new
+ *  tags added (*existing 1; *task_id 0, unless input_html came: then the item goes
+ *  back to pending and a task extracts the new page). */
 apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const char *url,
                           const char *given_url, const char *title,
-                          const apr_array_header_t *tags, pk_item **item,
-                          apr_int64_t *task_id, int *existing);
+                          const apr_array_header_t *tags, const char *input_html,
+                          pk_item **item, apr_int64_t *task_id, int *existing);
+/** Fetch an item again in one transaction: back to pending, a new task (or the one
+ *  still queued or running), an item.updated event. */
+apr_status_t pk_item_refetch(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int64_t id,
+                             pk_item **item, apr_int64_t *task_id);
+/** The article of an item (NULL members until it is ready). */
+apr_status_t pk_item_content(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int64_t id,
+                             const char **text, const char **html);
 /** One of a user's items; APR_NOTFOUND if the user has no such item. */
 apr_status_t pk_item_get(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int64_t id,
                          pk_item **item);

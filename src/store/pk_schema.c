@@ -65,8 +65,29 @@ typedef struct {
 static const char *const v1_sqlite[] = { V1_TABLES(ID_SQLITE, "REAL"), NULL };
 static const char *const v1_pgsql[] = { V1_TABLES(ID_PGSQL, "DOUBLE PRECISION"), NULL };
 
+/* Version 2: what the fetch and extraction engine learns about a page, and the page
+ * a client sent itself (browser extension, bookmarklet) waiting in its task. */
+#define V2_COLUMNS                                                                  \
+    "ALTER TABLE items ADD COLUMN final_url TEXT",                                 \
+    "ALTER TABLE items ADD COLUMN content_type TEXT",                              \
+    "ALTER TABLE items ADD COLUMN byline TEXT",                                    \
+    "ALTER TABLE items ADD COLUMN site_name TEXT",                                 \
+    "ALTER TABLE items ADD COLUMN published TEXT",                                 \
+    "ALTER TABLE items ADD COLUMN lang TEXT",                                      \
+    "ALTER TABLE items ADD COLUMN lead_image TEXT",                                \
+    "ALTER TABLE items ADD COLUMN word_count INTEGER NOT NULL DEFAULT 0",          \
+    "ALTER TABLE items ADD COLUMN body_text TEXT",                                 \
+    "ALTER TABLE items ADD COLUMN body_html TEXT",                                 \
+    "ALTER TABLE items ADD COLUMN fetched_ms BIGINT",                              \
+    "ALTER TABLE tasks ADD COLUMN input_html TEXT",                                \
+    "CREATE INDEX tasks_lease ON tasks(state, lease_until_ms)"
+
+static const char *const v2_sqlite[] = { V2_COLUMNS, NULL };
+static const char *const v2_pgsql[] = { V2_COLUMNS, NULL };
+
 static const migration migrations[] = {
     { v1_sqlite, v1_pgsql },        /* version 1 */
+    { v2_sqlite, v2_pgsql },        /* version 2 */
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -107,11 +128,11 @@ apr_status_t pk_schema_migrate(pk_db *db, apr_pool_t *p, const char **why)
         goto leave;
     }
     if (db->dialect == PK_DIALECT_PGSQL
-        && APR_SUCCESS != (rv = pk_db_sql(db, "SELECT pg_advisory_xact_lock(7364211501)"))) {
+        && APR_SUCCESS != (rv = pk_db_sql(db, p, "SELECT pg_advisory_xact_lock(7364211501)"))) {
         *why = "cannot take the migration lock";
         goto rollback;
     }
-    if (APR_SUCCESS != (rv = pk_db_sql(db, "CREATE TABLE IF NOT EXISTS pk_schema"
+    if (APR_SUCCESS != (rv = pk_db_sql(db, p, "CREATE TABLE IF NOT EXISTS pk_schema"
                                            " (version INTEGER NOT NULL,"
                                            " applied_ms BIGINT NOT NULL)"))
         || APR_SUCCESS != (rv = current_version(db, p, &version))) {
@@ -119,7 +140,7 @@ apr_status_t pk_schema_migrate(pk_db *db, apr_pool_t *p, const char **why)
         goto rollback;
     }
     if (version > N_MIGRATIONS) {
-        rv = APR_EGENERAL;
+        rv = APR_EINCOMPLETE;
         *why = apr_psprintf(p, "the database has schema version %d, newer than this "
                             "module's %d: refusing to touch it", version, N_MIGRATIONS);
         goto rollback;
@@ -128,12 +149,12 @@ apr_status_t pk_schema_migrate(pk_db *db, apr_pool_t *p, const char **why)
         sql = (db->dialect == PK_DIALECT_PGSQL) ? migrations[v - 1].pgsql
                                                  : migrations[v - 1].sqlite;
         for (i = 0; sql[i]; ++i) {
-            if (APR_SUCCESS != (rv = pk_db_sql(db, sql[i]))) {
+            if (APR_SUCCESS != (rv = pk_db_sql(db, p, sql[i]))) {
                 *why = apr_psprintf(p, "migration to version %d failed at step %d", v, i + 1);
                 goto rollback;
             }
         }
-        if (APR_SUCCESS != (rv = pk_db_sql(db, apr_psprintf(p,
+        if (APR_SUCCESS != (rv = pk_db_sql(db, p, apr_psprintf(p,
                 "INSERT INTO pk_schema (version, applied_ms) VALUES (%d, %" APR_INT64_T_FMT ")",
                 v, pk_db_now_ms())))) {
             *why = "cannot record the schema version";

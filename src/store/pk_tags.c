@@ -28,6 +28,9 @@ const pk_stmt_def pk_tags_statements[] = {
      * only with PRAGMA foreign_keys=ON, which an admin's DBDInitSQL may lack */
     { "pk_tag_detach_tag", "DELETE FROM item_tags WHERE tag_id = %lld", NULL },
     { "pk_tag_delete", "DELETE FROM tags WHERE id = %lld", NULL },
+    { "pk_tag_events",
+      "INSERT INTO events (user_id, type, item_id, created_ms)"
+      " SELECT %lld, 'item.updated', item_id, %lld FROM item_tags WHERE tag_id = %lld", NULL },
     { "pk_tag_touch_items",
       "UPDATE items SET updated_ms = %lld WHERE id IN"
       " (SELECT item_id FROM item_tags WHERE tag_id = %lld)", NULL },
@@ -109,11 +112,17 @@ static apr_status_t tag_id(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
     return rv;
 }
 
-static apr_status_t touch_items(pk_db *db, apr_pool_t *p, apr_int64_t tag)
+/* The items carrying a tag change with it: newer updated time, an item.updated event
+ * each (in the caller's transaction). */
+static apr_status_t touch_items(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
+                                apr_int64_t tag)
 {
     apr_int64_t now = pk_db_now_ms();
     const void *args[] = { &now, &tag };
-    return pk_db_exec(db, p, "pk_tag_touch_items", NULL, args);
+    const void *ev[] = { &user_id, &now, &tag };
+    apr_status_t rv = pk_db_exec(db, p, "pk_tag_touch_items", NULL, args);
+
+    return rv == APR_SUCCESS ? pk_db_exec(db, p, "pk_tag_events", NULL, ev) : rv;
 }
 
 apr_status_t pk_tags_rename(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
@@ -129,7 +138,7 @@ apr_status_t pk_tags_rename(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
         goto leave;
     }
     if (APR_SUCCESS != (rv = tag_id(db, p, user_id, from, &old_id))
-        || APR_SUCCESS != (rv = touch_items(db, p, old_id))) {
+        || APR_SUCCESS != (rv = touch_items(db, p, user_id, old_id))) {
         goto end;
     }
     rv = tag_id(db, p, user_id, to, &new_id);
@@ -183,7 +192,7 @@ apr_status_t pk_tags_delete(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
         goto leave;
     }
     if (APR_SUCCESS == (rv = tag_id(db, p, user_id, name, &id))
-        && APR_SUCCESS == (rv = touch_items(db, p, id))) {
+        && APR_SUCCESS == (rv = touch_items(db, p, user_id, id))) {
         const void *del[] = { &id };
         if (APR_SUCCESS == (rv = pk_db_exec(db, p, "pk_tag_detach_tag", NULL, del))) {
             rv = pk_db_exec(db, p, "pk_tag_delete", NULL, del);

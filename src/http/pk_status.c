@@ -1,0 +1,66 @@
+/* mod_poketto — the task engine on the server-status page; see pk_status.h. */
+#include <httpd.h>
+#include <http_protocol.h>
+#include <apr_optional.h>
+#include <apr_strings.h>
+#include <mod_status.h>
+
+#include "pk_dbd.h"
+#include "pk_tasks.h"
+#include "pk_engine.h"
+#include "pk_status.h"
+
+/* The counters are this child's (the one answering); the queue depth is the database's,
+ * shared by every child and host. ?auto gets "key: value" lines. */
+static int status_hook(request_rec *r, int flags)
+{
+    pk_engine_stats st;
+    apr_int64_t depth = -1;
+    apr_hash_index_t *hi;
+    pk_db *db = pk_dbd_acquire(r);
+    int brief = flags & AP_STATUS_SHORT;
+
+    if (db) {
+        pk_task_queue_depth(db, r->pool, &depth);
+    }
+    pk_engine_stats_get(r->pool, &st);
+    if (brief) {
+        ap_rprintf(r, "PokettoQueueDepth: %" APR_INT64_T_FMT "\n", depth);
+        ap_rprintf(r, "PokettoEngine: %s\n", st.running ? "running" : "off");
+        ap_rprintf(r, "PokettoFetching: %d\nPokettoExtracting: %d\n", st.fetching,
+                   st.extracting);
+        ap_rprintf(r, "PokettoClaimed: %" APR_UINT64_T_FMT "\nPokettoDone: %" APR_UINT64_T_FMT
+                   "\nPokettoFailed: %" APR_UINT64_T_FMT "\nPokettoRetried: %"
+                   APR_UINT64_T_FMT "\nPokettoLeaseLost: %" APR_UINT64_T_FMT "\n",
+                   st.claimed, st.done, st.failed, st.retried, st.lost);
+        for (hi = apr_hash_first(r->pool, st.outcomes); hi; hi = apr_hash_next(hi)) {
+            ap_rprintf(r, "PokettoFetch_%s: %" APR_UINT64_T_FMT "\n",
+                       (const char *)apr_hash_this_key(hi),
+                       *(apr_uint64_t *)apr_hash_this_val(hi));
+        }
+        return OK;
+    }
+    ap_rputs("<hr />\n<h2>mod_poketto</h2>\n<table>\n", r);
+    ap_rprintf(r, "<tr><th>queued tasks (all children)</th><td>%" APR_INT64_T_FMT
+               "</td></tr>\n", depth);
+    ap_rprintf(r, "<tr><th>engine of child %" APR_PID_T_FMT "</th><td>%s</td></tr>\n",
+               getpid(), st.running ? "running" : "off");
+    ap_rprintf(r, "<tr><th>fetching / extracting</th><td>%d / %d</td></tr>\n", st.fetching,
+               st.extracting);
+    ap_rprintf(r, "<tr><th>claimed / done / failed / retried / lease lost</th><td>%"
+               APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
+               APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td></tr>\n", st.claimed, st.done,
+               st.failed, st.retried, st.lost);
+    for (hi = apr_hash_first(r->pool, st.outcomes); hi; hi = apr_hash_next(hi)) {
+        ap_rprintf(r, "<tr><th>fetch outcome %s</th><td>%" APR_UINT64_T_FMT "</td></tr>\n",
+                   ap_escape_html(r->pool, (const char *)apr_hash_this_key(hi)),
+                   *(apr_uint64_t *)apr_hash_this_val(hi));
+    }
+    ap_rputs("</table>\n", r);
+    return OK;
+}
+
+void pk_status_register_hooks(void)
+{
+    APR_OPTIONAL_HOOK(ap, status_hook, status_hook, NULL, NULL, APR_HOOK_MIDDLE);
+}
