@@ -12,9 +12,12 @@
  *      general signals, see grab_article() and refine();
  *   5. output: plain text, sanitised HTML (pk_sanitize_node), word count.
  *
- * Every tree walk is iterative. Node data (score, tag) hangs off xmlNode._private.
- * Nodes taken out of the tree go to a trash list freed, with the document, by a
- * cleanup of the caller's pool.
+ * Every tree walk is iterative. libxml2's tokeniser builds the tree through our own
+ * SAX callbacks: nodes are xmlNode/xmlAttr structs allocated from the caller's pool
+ * (no malloc per node, nothing to free one by one), so that libxml2's tree functions
+ * that only read or relink nodes work on them, but none that allocates or frees
+ * nodes may be called (see new_elem, set_attr, unset_attr, set_tag). Node data
+ * (score, tag) hangs off xmlNode._private.
  */
 
 #include <math.h>
@@ -24,10 +27,12 @@
 #include <string.h>
 
 #include <apr_date.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <jansson.h>
 #include <libxml/HTMLparser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 
 #include "pk_charset.h"
@@ -365,7 +370,9 @@ static char *prestrip(apr_pool_t *p, const char *s, apr_size_t n, apr_size_t *ou
 #define H_NEGATIVE 0x08
 #define H_BYLINE   0x10
 #define H_SHARE    0x20
-#define H_CAPTION  0x40 /* caption, credit (ours) */
+#define H_CAPTION  0x40  /* ours: caption, credit */
+#define H_BOILER   0x80  /* ours: related, share, newsletter, promo, ... */
+#define H_DATE     0x100 /* ours: date, timestamp, published, ... */
 
 /* node flags */
 #define ND_SCORED     0x01 /* has a content score (Readability's node.readability) */
@@ -377,7 +384,7 @@ static char *prestrip(apr_pool_t *p, const char *s, apr_size_t n, apr_size_t *ou
 typedef struct {
     uint16_t tag;
     uint16_t flags;
-    uint8_t h_class, h_id, h_all;
+    uint16_t h_class, h_id, h_all;
     double score;
 } nd_t;
 
@@ -398,6 +405,8 @@ typedef struct {
     void *frames;
     apr_size_t frames_cap;
     const char *const *video_hosts;
+    /* hint bits of class names seen (the strings belong to the document) */
+    apr_hash_t *hint_cache;
     /* the page's site ("example.co.uk"), to tell internal links */
     const char *site;
     /* from the metadata, for the content pass */
@@ -409,25 +418,28 @@ typedef struct {
     const char *article_lang;
 } ctx_t;
 
+/* What a parse leaves to free: the (malloc'd) document shell, and a reference to the
+ * parser's dictionary, which holds the element and attribute names. */
 typedef struct doc_owner {
     htmlDocPtr doc;
-    xmlNode **trash; /* nodes out of the tree, freed with the document */
-    apr_size_t ntrash, trash_cap;
+    xmlDictPtr dict;
 } doc_owner_t;
 
 static apr_status_t doc_cleanup(void *data)
 {
     doc_owner_t *o = data;
-    apr_size_t i, k = 0;
 
-    /* first decide which trashed nodes are still detached, then free them */
-    for (i = 0; i < o->ntrash; ++i)
-        if (o->trash[i] && !o->trash[i]->parent)
-            o->trash[k++] = o->trash[i];
-    for (i = 0; i < k; ++i)
-        xmlFreeNode(o->trash[i]);
-    if (o->doc)
+    if (o->doc) {
+        /* the nodes belong to the pool: only the shell is libxml2's */
+        o->doc->children = o->doc->last = NULL;
+        o->doc->intSubset = o->doc->extSubset = NULL;
         xmlFreeDoc(o->doc);
+        o->doc = NULL;
+    }
+    if (o->dict) {
+        xmlDictFree(o->dict);
+        o->dict = NULL;
+    }
     return APR_SUCCESS;
 }
 
@@ -472,41 +484,162 @@ static int attached_under(const xmlNode *n, const xmlNode *root)
 }
 
 
-/* Give every element its node data, and collect the elements later passes look at,
- * in one walk. */
-static void nd_assign_all(ctx_t *c, xmlNode *root)
-{
-    xmlNode *n = root;
+static xmlAttr *new_attr(apr_pool_t *p, xmlNode *owner, const char *name, const char *value,
+                         apr_size_t len);
 
-    memset(c->by, 0, sizeof(c->by));
-    while (n) {
-        if (n->type == XML_ELEMENT_NODE) {
-            nd_t *d = nd_alloc(c);
-            pk_tag_e t = pk_sanitize_tag((const char *)n->name);
-            d->tag = (uint16_t)t;
-            n->_private = d;
-            switch (t) {
-            case PK_TAG_IMG: case PK_TAG_NOSCRIPT: case PK_TAG_SCRIPT: case PK_TAG_BR:
-            case PK_TAG_FONT: case PK_TAG_META: case PK_TAG_TITLE: case PK_TAG_BASE:
-            case PK_TAG_H1: case PK_TAG_H2:
-                if (!c->by[t])
-                    c->by[t] = apr_pcalloc(c->p, sizeof(struct nodes));
-                nodes_add(c->p, c->by[t], n);
-                break;
-            default:
-                break;
-            }
-            if (n->children) {
-                n = n->children;
-                continue;
-            }
-        }
-        while (n && n != root && !n->next)
-            n = n->parent;
-        if (!n || n == root)
-            break;
-        n = n->next;
+/* ------------------------------------------------------------------------- */
+/* Tree building: libxml2's HTML tokeniser, our SAX callbacks, nodes in the pool. */
+
+typedef struct {
+    ctx_t *c;
+    xmlNode *text;        /* the text node being extended by consecutive characters */
+    apr_size_t text_len, text_cap;
+} builder_t;
+
+static void note_element(ctx_t *c, xmlNode *n, pk_tag_e t)
+{
+    switch (t) {
+    case PK_TAG_IMG: case PK_TAG_NOSCRIPT: case PK_TAG_SCRIPT: case PK_TAG_BR:
+    case PK_TAG_FONT: case PK_TAG_META: case PK_TAG_TITLE: case PK_TAG_BASE:
+    case PK_TAG_H1: case PK_TAG_H2:
+        if (!c->by[t])
+            c->by[t] = apr_pcalloc(c->p, sizeof(struct nodes));
+        nodes_add(c->p, c->by[t], n);
+        break;
+    default:
+        break;
     }
+}
+
+static void sax_start(void *ud, const xmlChar *name, const xmlChar **atts)
+{
+    htmlParserCtxtPtr ctxt = ud;
+    builder_t *b = ctxt->_private;
+    ctx_t *c = b->c;
+    xmlNode *n, *parent = ctxt->node ? ctxt->node : (xmlNode *)ctxt->myDoc;
+    xmlAttr *last = NULL;
+    nd_t *d;
+    int i;
+
+    if (!parent)
+        return;
+    n = apr_pcalloc(c->p, sizeof(*n));
+    n->type = XML_ELEMENT_NODE;
+    n->name = name; /* a dictionary string, or a literal for implied elements */
+    n->doc = ctxt->myDoc;
+    for (i = 0; atts && atts[i]; i += 2) {
+        const char *v = atts[i + 1] ? (const char *)atts[i + 1] : "";
+        xmlAttr *a = new_attr(c->p, n, (const char *)atts[i], v, strlen(v));
+        if (last) {
+            last->next = a;
+            a->prev = last;
+        }
+        else
+            n->properties = a;
+        last = a;
+    }
+    d = nd_alloc(c);
+    d->tag = (uint16_t)pk_sanitize_tag((const char *)name);
+    n->_private = d;
+    note_element(c, n, (pk_tag_e)d->tag);
+    n->parent = parent;
+    n->prev = parent->last;
+    if (parent->last)
+        parent->last->next = n;
+    else
+        parent->children = n;
+    parent->last = n;
+    b->text = NULL;
+    nodePush(ctxt, n); /* also enforces libxml2's depth limit (256) */
+}
+
+static void sax_end(void *ud, const xmlChar *name)
+{
+    htmlParserCtxtPtr ctxt = ud;
+    builder_t *b = ctxt->_private;
+
+    (void)name;
+    b->text = NULL;
+    nodePop(ctxt);
+}
+
+static void sax_text(void *ud, const xmlChar *ch, int len)
+{
+    htmlParserCtxtPtr ctxt = ud;
+    builder_t *b = ctxt->_private;
+    xmlNode *parent = ctxt->node, *t;
+
+    if (!parent || len <= 0)
+        return;
+    if (b->text && parent->last == b->text) {
+        /* characters come in chunks: extend the last text node */
+        if (b->text_len + (apr_size_t)len + 1 > b->text_cap) {
+            apr_size_t cap = b->text_cap * 2;
+            char *nc;
+            while (cap < b->text_len + (apr_size_t)len + 1)
+                cap *= 2;
+            nc = apr_palloc(b->c->p, cap);
+            memcpy(nc, b->text->content, b->text_len);
+            b->text->content = (xmlChar *)nc;
+            b->text_cap = cap;
+        }
+        memcpy(b->text->content + b->text_len, ch, (apr_size_t)len);
+        b->text_len += (apr_size_t)len;
+        b->text->content[b->text_len] = '\0';
+        return;
+    }
+    t = apr_pcalloc(b->c->p, sizeof(*t));
+    t->type = XML_TEXT_NODE;
+    t->name = xmlStringText;
+    t->doc = ctxt->myDoc;
+    b->text_cap = (apr_size_t)len + 1 < 64 ? 64 : (apr_size_t)len * 2 + 1;
+    t->content = apr_palloc(b->c->p, b->text_cap);
+    memcpy(t->content, ch, (apr_size_t)len);
+    t->content[len] = '\0';
+    b->text_len = (apr_size_t)len;
+    t->parent = parent;
+    t->prev = parent->last;
+    if (parent->last)
+        parent->last->next = t;
+    else
+        parent->children = t;
+    parent->last = t;
+    b->text = t;
+}
+
+/* Parse UTF-8 HTML into a tree whose nodes live in c->p; registers the cleanup of
+ * what libxml2 keeps. Returns the document or NULL. */
+static htmlDocPtr parse_html(ctx_t *c, const char *buf, apr_size_t len, doc_owner_t *owner)
+{
+    htmlParserCtxtPtr ctxt = htmlNewParserCtxt();
+    htmlDocPtr doc = NULL;
+    builder_t b;
+
+    if (!ctxt)
+        return NULL;
+    memset(c->by, 0, sizeof(c->by));
+    memset(&b, 0, sizeof(b));
+    b.c = c;
+    ctxt->_private = &b;
+    ctxt->sax->startElement = sax_start;
+    ctxt->sax->endElement = sax_end;
+    ctxt->sax->characters = sax_text;
+    ctxt->sax->cdataBlock = sax_text;
+    ctxt->sax->comment = NULL;
+    ctxt->sax->processingInstruction = NULL;
+    ctxt->sax->internalSubset = NULL;
+    ctxt->sax->externalSubset = NULL;
+    doc = htmlCtxtReadMemory(ctxt, buf, (int)len, NULL, "UTF-8",
+                             HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
+                             | HTML_PARSE_NONET | HTML_PARSE_NODEFDTD | HTML_PARSE_IGNORE_ENC);
+    if (doc) {
+        owner->doc = doc;
+        owner->dict = ctxt->dict;
+        xmlDictReference(ctxt->dict);
+        apr_pool_cleanup_register(c->p, owner, doc_cleanup, apr_pool_cleanup_null);
+    }
+    xmlFreeParserCtxt(ctxt);
+    return doc;
 }
 
 /* The elements with tag t collected by nd_assign_all (possibly out of the tree now). */
@@ -517,28 +650,12 @@ static struct nodes collected(ctx_t *c, pk_tag_e t)
     return c->by[t] ? *c->by[t] : none;
 }
 
-static void trash_add(ctx_t *c, xmlNode *n)
-{
-    doc_owner_t *o = c->owner;
-
-    if (o->ntrash == o->trash_cap) {
-        apr_size_t cap = o->trash_cap ? o->trash_cap * 2 : 64;
-        xmlNode **t = apr_palloc(c->p, cap * sizeof(*t));
-        if (o->ntrash)
-            memcpy(t, o->trash, o->ntrash * sizeof(*t));
-        o->trash = t;
-        o->trash_cap = cap;
-    }
-    o->trash[o->ntrash++] = n;
-}
-
-/* Take n out of the tree (kept alive until the cleanup). */
+/* Take n out of the tree (its memory stays with the pool). */
 static void drop(ctx_t *c, xmlNode *n)
 {
-    if (n && n->parent) {
+    (void)c;
+    if (n && n->parent)
         xmlUnlinkNode(n);
-        trash_add(c, n);
-    }
 }
 
 /* Linking without libxml2's merging of adjacent text nodes (which frees nodes). */
@@ -570,30 +687,34 @@ static void link_before(xmlNode *ref, xmlNode *n)
     ref->prev = n;
 }
 
-/* Put n where old is; old leaves the tree (to the trash unless keep_old). */
+/* Put n where old is; old leaves the tree. */
 static void replace_node(ctx_t *c, xmlNode *old, xmlNode *n, int keep_old)
 {
+    (void)c;
+    (void)keep_old;
     if (n == old || !old->parent)
         return;
     link_before(old, n);
     xmlUnlinkNode(old);
-    if (!keep_old)
-        trash_add(c, old);
 }
 
+/* A new element (from the pool), not in the tree yet. name must outlive the pool
+ * (a string literal or a dictionary string). */
 static xmlNode *new_elem(ctx_t *c, const char *name)
 {
-    xmlNode *n = xmlNewDocNode(c->doc, NULL, (const xmlChar *)name, NULL);
+    xmlNode *n = apr_pcalloc(c->p, sizeof(*n));
 
-    if (n)
-        nd_of(c, n);
+    n->type = XML_ELEMENT_NODE;
+    n->name = (const xmlChar *)name;
+    n->doc = c->doc;
+    nd_of(c, n);
     return n;
 }
 
-/* Rename an element in place (Readability's _setNodeTag). */
+/* Rename an element in place (Readability's _setNodeTag); name as for new_elem. */
 static void set_tag(ctx_t *c, xmlNode *n, const char *name)
 {
-    xmlNodeSetName(n, (const xmlChar *)name);
+    n->name = (const xmlChar *)name;
     nd_of(c, n)->tag = (uint16_t)pk_sanitize_tag(name);
 }
 
@@ -622,9 +743,63 @@ static const char *attr_or_empty(const xmlNode *n, const char *name)
     return v ? v : "";
 }
 
-static void set_attr(xmlNode *n, const char *name, const char *value)
+/* An attribute with a text value, from the pool (value copied, name kept). */
+static xmlAttr *new_attr(apr_pool_t *p, xmlNode *owner, const char *name, const char *value,
+                         apr_size_t len)
 {
-    xmlSetProp(n, (const xmlChar *)name, (const xmlChar *)value);
+    xmlAttr *a = apr_pcalloc(p, sizeof(*a));
+    xmlNode *t = apr_pcalloc(p, sizeof(*t));
+
+    a->type = XML_ATTRIBUTE_NODE;
+    a->name = (const xmlChar *)name;
+    a->parent = owner;
+    a->doc = owner->doc;
+    t->type = XML_TEXT_NODE;
+    t->name = xmlStringText;
+    t->content = (xmlChar *)apr_pstrmemdup(p, value, len);
+    t->parent = (xmlNode *)a;
+    t->doc = owner->doc;
+    a->children = a->last = t;
+    return a;
+}
+
+static void set_attr_p(apr_pool_t *p, xmlNode *n, const char *name, const char *value)
+{
+    xmlAttr *a, *last = NULL, *na;
+
+    for (a = n->properties; a; a = a->next) {
+        if (strcmp((const char *)a->name, name) == 0) {
+            a->children->content = (xmlChar *)apr_pstrdup(p, value);
+            return;
+        }
+        last = a;
+    }
+    na = new_attr(p, n, apr_pstrdup(p, name), value, strlen(value));
+    if (last) {
+        last->next = na;
+        na->prev = last;
+    }
+    else
+        n->properties = na;
+}
+
+#define set_attr(n, name, value) set_attr_p(c->p, (n), (name), (value))
+
+static void unset_attr(xmlNode *n, const char *name)
+{
+    xmlAttr *a;
+
+    for (a = n->properties; a; a = a->next)
+        if (strcmp((const char *)a->name, name) == 0) {
+            if (a->prev)
+                a->prev->next = a->next;
+            else
+                n->properties = a->next;
+            if (a->next)
+                a->next->prev = a->prev;
+            a->parent = NULL;
+            return;
+        }
 }
 
 static xmlNode *first_el(const xmlNode *n)
@@ -1139,39 +1314,48 @@ static int has_text(const xmlNode *root)
 
 typedef struct {
     const char *w;
-    unsigned char len, bits;
+    unsigned char len;
+    unsigned short bits;
 } hint_pat_t;
 
 /* sorted by first character; hint_first[c] = { start, end } in this table */
 static const hint_pat_t hint_pats[] = {
     { "-ad-", 4, H_UNLIKELY | H_NEGATIVE },
+    { "-nav", 4, H_BOILER },
     { "ad-break", 8, H_UNLIKELY },
+    { "advert", 6, H_BOILER },
     { "agegate", 7, H_UNLIKELY },
     { "ai2html", 7, H_UNLIKELY },
     { "and", 3, H_MAYBE },
     { "article", 7, H_MAYBE | H_POSITIVE },
     { "author", 6, H_BYLINE },
-    { "banner", 6, H_UNLIKELY | H_NEGATIVE },
+    { "author-bio", 10, H_BOILER },
+    { "authorbio", 9, H_BOILER },
+    { "banner", 6, H_UNLIKELY | H_NEGATIVE | H_BOILER },
     { "blog", 4, H_POSITIVE },
     { "body", 4, H_MAYBE | H_POSITIVE },
+    { "breadcrumb", 10, H_BOILER },
     { "breadcrumbs", 11, H_UNLIKELY },
     { "byline", 6, H_BYLINE },
     { "caption", 7, H_CAPTION },
     { "column", 6, H_MAYBE },
     { "com-", 4, H_NEGATIVE },
     { "combx", 5, H_UNLIKELY | H_NEGATIVE },
-    { "comment", 7, H_UNLIKELY | H_NEGATIVE },
+    { "comment", 7, H_UNLIKELY | H_NEGATIVE | H_BOILER },
     { "community", 9, H_UNLIKELY },
     { "contact", 7, H_NEGATIVE },
     { "content", 7, H_MAYBE | H_POSITIVE },
+    { "cookie", 6, H_BOILER },
     { "cover-wrap", 10, H_UNLIKELY },
     { "credit", 6, H_CAPTION },
+    { "date", 4, H_DATE },
     { "dateline", 8, H_BYLINE },
-    { "disqus", 6, H_UNLIKELY },
+    { "disqus", 6, H_UNLIKELY | H_BOILER },
     { "entry", 5, H_POSITIVE },
     { "extra", 5, H_UNLIKELY },
-    { "footer", 6, H_UNLIKELY | H_NEGATIVE },
-    { "gdpr", 4, H_UNLIKELY | H_NEGATIVE },
+    { "follow", 6, H_BOILER },
+    { "footer", 6, H_UNLIKELY | H_NEGATIVE | H_BOILER },
+    { "gdpr", 4, H_UNLIKELY | H_NEGATIVE | H_BOILER },
     { "h-entry", 7, H_POSITIVE },
     { "header", 6, H_UNLIKELY },
     { "hentry", 6, H_POSITIVE },
@@ -1181,44 +1365,71 @@ static const hint_pat_t hint_pats[] = {
     { "masthead", 8, H_NEGATIVE },
     { "mathjax", 7, H_MAYBE },
     { "media", 5, H_NEGATIVE },
-    { "menu", 4, H_UNLIKELY },
+    { "menu", 4, H_UNLIKELY | H_BOILER },
     { "meta", 4, H_NEGATIVE },
-    { "outbrain", 8, H_NEGATIVE },
+    { "modal", 5, H_BOILER },
+    { "more-stories", 12, H_BOILER },
+    { "most-popular", 12, H_BOILER },
+    { "mostpopular", 11, H_BOILER },
+    { "nav-", 4, H_BOILER },
+    { "navbar", 6, H_BOILER },
+    { "navigation", 10, H_BOILER },
+    { "newsletter", 10, H_BOILER },
+    { "outbrain", 8, H_NEGATIVE | H_BOILER },
     { "p-author", 8, H_BYLINE },
     { "page", 4, H_POSITIVE },
     { "pager", 5, H_UNLIKELY },
     { "pagination", 10, H_UNLIKELY | H_POSITIVE },
-    { "popup", 5, H_UNLIKELY },
+    { "paywall", 7, H_BOILER },
+    { "popup", 5, H_UNLIKELY | H_BOILER },
     { "post", 4, H_POSITIVE },
-    { "promo", 5, H_NEGATIVE },
-    { "related", 7, H_UNLIKELY | H_NEGATIVE },
+    { "posted", 6, H_DATE },
+    { "promo", 5, H_NEGATIVE | H_BOILER },
+    { "pubdate", 7, H_DATE },
+    { "published", 9, H_DATE },
+    { "read-more", 9, H_BOILER },
+    { "readmore", 8, H_BOILER },
+    { "recommend", 9, H_BOILER },
+    { "related", 7, H_UNLIKELY | H_NEGATIVE | H_BOILER },
     { "remark", 6, H_UNLIKELY },
     { "replies", 7, H_UNLIKELY },
     { "rss", 3, H_UNLIKELY },
     { "scroll", 6, H_NEGATIVE },
     { "shadow", 6, H_MAYBE },
-    { "share", 5, H_NEGATIVE },
+    { "share", 5, H_NEGATIVE | H_BOILER },
+    { "sharing", 7, H_BOILER },
     { "shopping", 8, H_NEGATIVE },
     { "shoutbox", 8, H_UNLIKELY | H_NEGATIVE },
-    { "sidebar", 7, H_UNLIKELY | H_NEGATIVE },
+    { "sidebar", 7, H_UNLIKELY | H_NEGATIVE | H_BOILER },
+    { "sign-up", 7, H_BOILER },
+    { "signup", 6, H_BOILER },
     { "skyscraper", 10, H_UNLIKELY | H_NEGATIVE },
-    { "social", 6, H_UNLIKELY },
-    { "sponsor", 7, H_UNLIKELY | H_NEGATIVE },
+    { "social", 6, H_UNLIKELY | H_BOILER },
+    { "sponsor", 7, H_UNLIKELY | H_NEGATIVE | H_BOILER },
     { "story", 5, H_POSITIVE },
+    { "subscribe", 9, H_BOILER },
     { "supplemental", 12, H_UNLIKELY },
-    { "tags", 4, H_NEGATIVE },
+    { "taboola", 7, H_BOILER },
+    { "tag-list", 8, H_BOILER },
+    { "taglist", 7, H_BOILER },
+    { "tags", 4, H_NEGATIVE | H_BOILER },
+    { "teaser", 6, H_BOILER },
     { "text", 4, H_POSITIVE },
+    { "time-stamp", 10, H_DATE },
+    { "timestamp", 9, H_DATE },
+    { "toolbar", 7, H_BOILER },
+    { "trending", 8, H_BOILER },
     { "widget", 6, H_NEGATIVE },
     { "writtenby", 9, H_BYLINE },
     { "yom-remote", 10, H_UNLIKELY },
 };
 
 static const unsigned char hint_first[128][2] = {
-    ['-'] = { 0, 1 }, ['a'] = { 1, 7 }, ['b'] = { 7, 12 }, ['c'] = { 12, 22 },
-    ['d'] = { 22, 24 }, ['e'] = { 24, 26 }, ['f'] = { 26, 27 }, ['g'] = { 27, 28 },
-    ['h'] = { 28, 32 }, ['l'] = { 32, 33 }, ['m'] = { 33, 39 }, ['o'] = { 39, 40 },
-    ['p'] = { 40, 47 }, ['r'] = { 47, 51 }, ['s'] = { 51, 62 }, ['t'] = { 62, 64 },
-    ['w'] = { 64, 66 }, ['y'] = { 66, 67 },
+    ['-'] = { 0, 2 }, ['a'] = { 2, 11 }, ['b'] = { 11, 17 }, ['c'] = { 17, 28 },
+    ['d'] = { 28, 31 }, ['e'] = { 31, 33 }, ['f'] = { 33, 35 }, ['g'] = { 35, 36 },
+    ['h'] = { 36, 40 }, ['l'] = { 40, 41 }, ['m'] = { 41, 51 }, ['n'] = { 51, 55 },
+    ['o'] = { 55, 56 }, ['p'] = { 56, 67 }, ['r'] = { 67, 74 }, ['s'] = { 74, 89 },
+    ['t'] = { 89, 99 }, ['w'] = { 99, 101 }, ['y'] = { 101, 102 },
 };
 
 /* Hint bits of a class or id string. */
@@ -1246,14 +1457,30 @@ static unsigned hint_scan(const char *s)
     return bits;
 }
 
+/* hint_scan() through a per-document cache: pages repeat their class names. */
+static unsigned hint_cached(ctx_t *c, const char *s)
+{
+    unsigned *v;
+
+    if (!c->hint_cache)
+        c->hint_cache = apr_hash_make(c->p);
+    v = apr_hash_get(c->hint_cache, s, APR_HASH_KEY_STRING);
+    if (!v) {
+        v = apr_palloc(c->p, sizeof(*v));
+        *v = hint_scan(s);
+        apr_hash_set(c->hint_cache, s, APR_HASH_KEY_STRING, v);
+    }
+    return *v;
+}
+
 static nd_t *hints(ctx_t *c, xmlNode *n)
 {
     nd_t *d = nd_of(c, n);
 
     if (!(d->flags & ND_HINTS)) {
         const char *cl = attr(n, "class"), *id = attr(n, "id");
-        d->h_class = (uint8_t)(cl && *cl ? hint_scan(cl) : 0);
-        d->h_id = (uint8_t)(id && *id ? hint_scan(id) : 0);
+        d->h_class = (uint16_t)(cl && *cl ? hint_cached(c, cl) : 0);
+        d->h_id = (uint16_t)(id && *id ? hint_scan(id) : 0);
         d->h_all = d->h_class | d->h_id;
         d->flags |= ND_HINTS;
     }
@@ -1453,6 +1680,25 @@ static int has_child_block(const xmlNode *root)
     for (n = root->children; n; n = walk_next(root, (xmlNode *)n, 0))
         if (is_elem(n) && is_div_to_p_elem(tag_of(n)))
             return 1;
+    return 0;
+}
+
+/* Does the subtree hold a post embedded from a social network (the markup those
+ * networks give out: blockquote.twitter-tweet, .instagram-media, .tiktok-embed)?
+ * Such posts are quoted content, whatever the class of their wrapper says. */
+static int has_social_embed(const xmlNode *root)
+{
+    const xmlNode *n;
+
+    for (n = root; n; n = walk_next(root, (xmlNode *)n, 0)) {
+        const char *cl;
+        if (!is_elem(n) || tag_of(n) != PK_TAG_BLOCKQUOTE)
+            continue;
+        cl = attr(n, "class");
+        if (cl && (strstr(cl, "twitter-tweet") || strstr(cl, "instagram-media")
+                   || strstr(cl, "tiktok-embed")))
+            return 1;
+    }
     return 0;
 }
 
@@ -1924,7 +2170,7 @@ static void read_jsonld(ctx_t *c, jsonld_t *out)
                 const char *title = article_title_from_doc(c);
                 int name_m = text_similarity(p, name, title) > 0.75;
                 int head_m = text_similarity(p, headline, title) > 0.75;
-                out->title = (head_m && !name_m) ? headline : name;
+                out->title = trim_dup(p, (head_m && !name_m) ? headline : name);
             }
             else if (name)
                 out->title = trim_dup(p, name);
@@ -2530,7 +2776,7 @@ static int grab_article(ctx_t *c, xmlNode *page, grab_t *g)
             if ((d->h_all & H_UNLIKELY) && !(d->h_all & H_MAYBE)
                 && !has_ancestor_tag(node, PK_TAG_TABLE, 3, 0)
                 && !has_ancestor_tag(node, PK_TAG_CODE, 3, 0)
-                && t != PK_TAG_BODY && t != PK_TAG_A) {
+                && t != PK_TAG_BODY && t != PK_TAG_A && !has_social_embed(node)) {
                 node = remove_and_next(c, node);
                 continue;
             }
@@ -2685,7 +2931,6 @@ static int grab_article(ctx_t *c, xmlNode *page, grab_t *g)
     art = new_elem(c, "div");
     if (!art)
         return 0;
-    trash_add(c, art);
     threshold = score_of(tc) * 0.2 > 10 ? score_of(tc) * 0.2 : 10;
     parent = tc->parent;
     g->top_parent = parent;
@@ -2958,7 +3203,7 @@ static void fix_lazy_images(ctx_t *c, xmlNode *root)
                         && has_image_ext(attr_or_empty(e, (const char *)a->name)))
                         removable = 1;
                 if (removable && payload < 133) {
-                    xmlUnsetProp(e, (const xmlChar *)"src");
+                    unset_attr(e, "src");
                     src = NULL;
                 }
             }
@@ -3055,6 +3300,8 @@ static void clean_conditionally(ctx_t *c, xmlNode *e, pk_tag_e tag)
             if (keep)
                 continue;
         }
+        if (has_social_embed(n))
+            continue;
         weight = class_weight(c, n);
         if (weight < 0)
             remove = 1;
@@ -3233,8 +3480,106 @@ static int has_block_child(const xmlNode *n)
     return 0;
 }
 
+/* Words of page furniture: a block that says only this is not article text. */
+static int is_chrome_text(const char *t)
+{
+    static const char *const words[] = {
+        "advertisement", "advert", "ad", "ads", "sponsored", "sponsored content",
+        "skip to content", "skip to main content", "sign in", "log in", "login", "register",
+        "subscribe", "subscribe now", "share", "share this", "share this article",
+        "share this story", "tweet", "email", "print", "comments", "comment", "reply",
+        "loading", "loading...", "continue reading", "continue reading below", "read more",
+        "read next", "breaking news", "tags", "related", "related articles",
+        "related stories", "related posts", "related content", "you may also like",
+        "more stories", "recommended", "close", "caption", "menu", "search", "next",
+        "previous", "next article", "previous article", "back to top", "cookies", "accept",
+        "whatsapp", "facebook", "twitter", "pinterest", "linkedin", "copy link",
+        "trending", "most popular", "most read", "latest", "popular", "newsletter",
+        "sign up", "follow us", "advertise", "this slideshow requires javascript.",
+        "don't miss", "see also", "more", "view comments", "show comments",
+        "leave a comment", "post comment", "add comment", "top stories", NULL };
+    apr_size_t n = strlen(t), i;
+
+    while (n > 0 && (t[n - 1] == ':' || t[n - 1] == ' ' || t[n - 1] == '.'))
+        --n;
+    if (n == 0)
+        return 0;
+    for (i = 0; words[i]; ++i)
+        if (strlen(words[i]) == n && strncasecmp(t, words[i], n) == 0)
+            return 1;
+    /* "Image 3 of 12" */
+    if (ieq_n(t, "image ", 6) || ieq_n(t, "photo ", 6) || ieq_n(t, "slide ", 6)) {
+        const char *c = t + 6;
+        while (*c >= '0' && *c <= '9')
+            ++c;
+        if (c > t + 6 && ieq_n(c, " of ", 4))
+            return 1;
+    }
+    return 0;
+}
+
+/* A bare URL. */
+static int is_url_text(const char *t)
+{
+    return (ieq_n(t, "http://", 7) || ieq_n(t, "https://", 8) || ieq_n(t, "www."
+                                                                           , 4))
+           && !strchr(t, ' ');
+}
+
+/* Only a date, a time and the words that go with them ("Updated 9:41 AM, Nov 19,
+ * 2019 | Posted ..."): nothing else is left once those are taken out. */
+static int is_date_text(const char *t)
+{
+    static const char *const words[] = {
+        "updated", "published", "posted", "last", "modified", "on", "at", "am", "pm",
+        "a.m", "p.m", "est", "edt", "cst", "cdt", "pst", "pdt", "mst", "gmt", "utc", "bst",
+        "cet", "cest", "ist", "first", "date", "time", "jan", "january", "feb", "february",
+        "mar", "march", "apr", "april", "may", "jun", "june", "jul", "july", "aug",
+        "august", "sep", "sept", "september", "oct", "october", "nov", "november", "dec",
+        "december", "mon", "monday", "tue", "tues", "tuesday", "wed", "wednesday", "thu",
+        "thur", "thurs", "thursday", "fri", "friday", "sat", "saturday", "sun", "sunday",
+        "ago", "day", "days", "hour", "hours", "minute", "minutes", "min", "mins", "st",
+        "nd", "rd", "th", "of", NULL };
+    const char *c = t;
+    int digits = 0, words_seen = 0;
+
+    while (*c) {
+        if (is_alnum((unsigned char)*c)) {
+            const char *st = c;
+            apr_size_t n, i;
+            int known = 0;
+            while (is_alnum((unsigned char)*c) || *c == '.')
+                ++c;
+            n = (apr_size_t)(c - st);
+            while (n > 0 && st[n - 1] == '.')
+                --n;
+            if (strspn(st, "0123456789") >= n) {
+                ++digits;
+                continue;
+            }
+            /* 19th, 2nd */
+            if (st[0] >= '0' && st[0] <= '9') {
+                apr_size_t dg = strspn(st, "0123456789");
+                st += dg;
+                n -= dg;
+            }
+            for (i = 0; words[i] && !known; ++i)
+                known = strlen(words[i]) == n && ieq_n(st, words[i], n);
+            if (!known)
+                return 0;
+            ++words_seen;
+        }
+        else if ((unsigned char)*c >= 0x80)
+            return 0; /* another script: do not guess */
+        else
+            ++c;
+    }
+    return digits >= 2;
+}
+
 /* Take out what Readability leaves in: navigation, lists of links, blocks that are
- * all link (related stories, "read more" teasers, tag clouds). */
+ * all link (related stories, "read more" teasers), page furniture (dates, bylines,
+ * share/newsletter/related boxes, "Advertisement"). */
 static void refine(ctx_t *c, xmlNode *art)
 {
     static const pk_tag_e lists[] = { PK_TAG_UL, PK_TAG_OL, PK_TAG_NAV };
@@ -3242,12 +3587,62 @@ static void refine(ctx_t *c, xmlNode *art)
                                        PK_TAG_H3, PK_TAG_H4, PK_TAG_H5, PK_TAG_H6,
                                        PK_TAG_DD, PK_TAG_DT, PK_TAG_SECTION };
     nodes_t l;
-    apr_size_t i;
+    apr_size_t i, total;
+    xmlNode *n;
 
+    /* a feed: besides the main <article> (the first one, not holding other articles,
+     * with at least half the text of the longest such), shorter <article>s are teasers
+     * of other pages or comments */
+    l = by_tag(c->p, art, PK_TAG_ARTICLE);
+    if (l.n >= 2) {
+        xmlNode *best = NULL;
+        apr_size_t best_len = 0, max_len = 0, *lens = apr_palloc(c->p, l.n * sizeof(*lens));
+        for (i = 0; i < l.n; ++i) {
+            lens[i] = first_desc(l.v[i], PK_TAG_ARTICLE) ? 0 : text_len(c, l.v[i]);
+            if (lens[i] > max_len)
+                max_len = lens[i];
+        }
+        for (i = 0; i < l.n && !best; ++i)
+            if (lens[i] > 0 && lens[i] * 2 >= max_len) {
+                best = l.v[i];
+                best_len = lens[i];
+            }
+        for (i = l.n; i > 0 && best; --i) {
+            n = l.v[i - 1];
+            if (n != best && lens[i - 1] > 0 && lens[i - 1] < best_len && n->parent)
+                drop(c, n);
+        }
+    }
+    total = text_len(c, art);
+    /* boxes whose class or id says what they are */
+    for (n = art->children; n; ) {
+        nd_t *d;
+        if (!is_elem(n)) {
+            n = walk_next(art, n, 0);
+            continue;
+        }
+        d = hints(c, n);
+        if ((d->h_all & (H_BOILER | H_DATE | H_BYLINE)) && is_block_tag(tag_of(n))
+            && !has_social_embed(n)) {
+            apr_size_t len = text_len(c, n);
+            if (((d->h_all & H_BOILER) && len * 5 <= total)
+                || ((d->h_all & (H_DATE | H_BYLINE)) && len < 150)) {
+                xmlNode *next = walk_next(art, n, 1);
+                if (getenv("PK_DEBUG"))
+                    fprintf(stderr, "refine: box %s.%s#%s len %lu/%lu\n", (const char *)n->name,
+                            attr_or_empty(n, "class"), attr_or_empty(n, "id"),
+                            (unsigned long)len, (unsigned long)total);
+                drop(c, n);
+                n = next;
+                continue;
+            }
+        }
+        n = walk_next(art, n, 0);
+    }
     l = by_tags(c->p, art, lists, 3);
     for (i = l.n; i > 0; --i) {
-        xmlNode *n = l.v[i - 1];
         meas_t m;
+        n = l.v[i - 1];
         if (!n->parent || !attached_under(n, art))
             continue;
         if (tag_of(n) == PK_TAG_NAV) {
@@ -3258,19 +3653,36 @@ static void refine(ctx_t *c, xmlNode *art)
         if (m.len == 0)
             continue;
         if (m.n_li >= 2 && m.link_len / (double)m.len >= 0.6
-            && (double)m.len / (double)m.n_li < 100 && m.link_int >= m.link_len * 0.5)
+            && (double)m.len / (double)m.n_li < 100 && m.link_int >= m.link_len * 0.5) {
+            if (getenv("PK_DEBUG"))
+                fprintf(stderr, "refine: list %s.%s len %lu\n", (const char *)n->name,
+                        attr_or_empty(n, "class"), (unsigned long)m.len);
             drop(c, n);
+        }
     }
     l = by_tags(c->p, art, blocks, 12);
     for (i = l.n; i > 0; --i) {
-        xmlNode *n = l.v[i - 1];
         meas_t m;
+        n = l.v[i - 1];
         if (!n->parent || !attached_under(n, art) || has_block_child(n))
             continue;
         measure(c, n, &m);
-        if (m.len > 0 && m.len < 200 && m.link_len / (double)m.len >= 0.75
-            && m.link_int >= m.link_len * 0.5)
+        if (m.len == 0)
+            continue;
+        if (m.len < 200 && m.link_len / (double)m.len >= 0.75 && m.link_int >= m.link_len * 0.5) {
+            if (getenv("PK_DEBUG"))
+                fprintf(stderr, "refine: links %s.%s: %s\n", (const char *)n->name,
+                        attr_or_empty(n, "class"), inner_text(c->p, n));
             drop(c, n);
+        }
+        else if (m.len <= 80) {
+            const char *t = inner_text(c->p, n);
+            if (is_chrome_text(t) || is_url_text(t) || is_date_text(t)) {
+                if (getenv("PK_DEBUG"))
+                    fprintf(stderr, "refine: chrome %s: %s\n", (const char *)n->name, t);
+                drop(c, n);
+            }
+        }
     }
 }
 
@@ -3807,20 +4219,16 @@ static int run_attempt(ctx_t *c, const char *buf, apr_size_t len, int first,
     apr_size_t i;
 
     memset(at, 0, sizeof(*at));
-    c->doc = htmlReadMemory(buf, (int)len, NULL, "UTF-8",
-                            HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
-                            | HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC);
+    owner = apr_pcalloc(c->p, sizeof(*owner));
+    c->doc = parse_html(c, buf, len, owner);
     if (!c->doc)
         return 0;
-    owner = apr_pcalloc(c->p, sizeof(*owner));
-    owner->doc = c->doc;
-    apr_pool_cleanup_register(c->p, owner, doc_cleanup, apr_pool_cleanup_null);
     at->owner = owner;
     c->owner = owner;
+    c->hint_cache = NULL;
     root = xmlDocGetRootElement(c->doc);
     if (!root)
         return 0;
-    nd_assign_all(c, root);
     unwrap_noscript_images(c);
     if (first)
         read_jsonld(c, &j);

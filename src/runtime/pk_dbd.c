@@ -41,10 +41,11 @@ typedef struct {
 static void find_settings(const ap_directive_t *d, db_settings *st, apr_pool_t *p)
 {
     for (; d; d = d->next) {
-        if (!strcasecmp(d->directive, "DBDriver") && !st->driver) {
+        /* the last one wins, as in mod_dbd */
+        if (!strcasecmp(d->directive, "DBDriver")) {
             st->driver = ap_getword_conf(p, &(const char *){ d->args });
         }
-        else if (!strcasecmp(d->directive, "DBDParams") && !st->params) {
+        else if (!strcasecmp(d->directive, "DBDParams")) {
             st->params = ap_getword_conf(p, &(const char *){ d->args });
         }
         else if (!strcasecmp(d->directive, "DBDInitSQL")) {

@@ -52,8 +52,8 @@ apr_status_t pk_session_lookup(pk_db *db, apr_pool_t *p, const char *token_hash,
         s = apr_pcalloc(p, sizeof(*s));
         s->id = pk_db_int(db, row, 0);
         s->user_id = pk_db_int(db, row, 1);
-        s->login = pk_db_str(db, row, 2);
-        s->csrf = pk_db_str(db, row, 3);
+        s->login = pk_db_str(db, p, row, 2);
+        s->csrf = pk_db_str(db, p, row, 3);
         s->expires_ms = pk_db_int(db, row, 4);
         *session = s;
     }
@@ -79,8 +79,8 @@ static pk_token *token_of(pk_db *db, apr_pool_t *p, apr_dbd_row_t *row)
 
     t->id = pk_db_int(db, row, 0);
     t->user_id = pk_db_int(db, row, 1);
-    t->login = pk_db_str(db, row, 2);
-    t->name = pk_db_str(db, row, 3);
+    t->login = pk_db_str(db, p, row, 2);
+    t->name = pk_db_str(db, p, row, 3);
     t->created_ms = pk_db_int(db, row, 4);
     t->last_used_ms = pk_db_int(db, row, 5);
     return t;
@@ -138,7 +138,7 @@ apr_status_t pk_token_list(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
 
     *tokens = apr_array_make(p, 8, sizeof(pk_token *));
     if (APR_SUCCESS == (rv = pk_db_select(db, p, "pk_token_list", &res, args))) {
-        while ((row = pk_db_next(db, p, res))) {
+        for (row = NULL; (row = pk_db_next(db, p, res, row)); ) {
             APR_ARRAY_PUSH(*tokens, pk_token *) = token_of(db, p, row);
         }
     }

@@ -273,9 +273,10 @@ apr_status_t pk_db_select(pk_db *db, apr_pool_t *p, const char *label,
     return err ? failed(db, p, label, err) : APR_SUCCESS;
 }
 
-apr_dbd_row_t *pk_db_next(pk_db *db, apr_pool_t *p, apr_dbd_results_t *res)
+apr_dbd_row_t *pk_db_next(pk_db *db, apr_pool_t *p, apr_dbd_results_t *res,
+                          apr_dbd_row_t *prev)
 {
-    apr_dbd_row_t *row = NULL;
+    apr_dbd_row_t *row = prev;
 
     if (apr_dbd_get_row(db->driver, p, res, &row, -1)) {
         row = NULL;
@@ -283,7 +284,9 @@ apr_dbd_row_t *pk_db_next(pk_db *db, apr_pool_t *p, apr_dbd_results_t *res)
     return row;
 }
 
-const char *pk_db_str(pk_db *db, apr_dbd_row_t *row, int n)
+/* The driver's own text of a column: it lives in the result, which the pgsql driver
+ * frees when the last row has been read. */
+static const char *raw_str(pk_db *db, apr_dbd_row_t *row, int n)
 {
     char *value = NULL;
 
@@ -293,9 +296,15 @@ const char *pk_db_str(pk_db *db, apr_dbd_row_t *row, int n)
     return value;
 }
 
+const char *pk_db_str(pk_db *db, apr_pool_t *p, apr_dbd_row_t *row, int n)
+{
+    const char *value = raw_str(db, row, n);
+    return value ? apr_pstrdup(p, value) : NULL;
+}
+
 apr_int64_t pk_db_int(pk_db *db, apr_dbd_row_t *row, int n)
 {
-    const char *s = pk_db_str(db, row, n);
+    const char *s = raw_str(db, row, n);
     return s ? apr_atoi64(s) : 0;
 }
 
@@ -309,7 +318,7 @@ apr_status_t pk_db_one(pk_db *db, apr_pool_t *p, const char *label,
     if (APR_SUCCESS != (rv = pk_db_select(db, p, label, &res, args))) {
         goto leave;
     }
-    *row = pk_db_next(db, p, res);
+    *row = pk_db_next(db, p, res, NULL);
     if (!*row) {
         rv = APR_NOTFOUND;
     }
@@ -336,6 +345,7 @@ apr_status_t pk_db_sql(pk_db *db, apr_pool_t *p, const char *sql)
 apr_status_t pk_db_setting(pk_db *db, apr_pool_t *p, const char *sql)
 {
     apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row;
     int err;
 
     if (db->dialect != PK_DIALECT_SQLITE) {
@@ -348,7 +358,7 @@ apr_status_t pk_db_setting(pk_db *db, apr_pool_t *p, const char *sql)
                apr_dbd_error(db->driver, db->handle, err));
         return APR_EGENERAL;
     }
-    while (pk_db_next(db, p, res)) {
+    for (row = NULL; (row = pk_db_next(db, p, res, row)); ) {
         ;
     }
     return APR_SUCCESS;

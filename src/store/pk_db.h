@@ -80,10 +80,15 @@ apr_status_t pk_db_exec(pk_db *db, apr_pool_t *p, const char *label, int *nrows,
 /** Run a prepared select; rows are read with pk_db_next(). */
 apr_status_t pk_db_select(pk_db *db, apr_pool_t *p, const char *label,
                           apr_dbd_results_t **res, const void **args);
-/** Next row of res, or NULL at the end (the results are then finished). */
-apr_dbd_row_t *pk_db_next(pk_db *db, apr_pool_t *p, apr_dbd_results_t *res);
-/** Column n of row as a string (from the row's pool), NULL for SQL NULL. */
-const char *pk_db_str(pk_db *db, apr_dbd_row_t *row, int n);
+/** The row after prev (NULL: the first) of res, or NULL at the end (the results are
+ *  then finished). Pass back the row it returned: the pgsql driver keeps its position
+ *  in the row and reuses it, so read a row's columns before asking for the next.
+ *  Loop: for (row = NULL; (row = pk_db_next(db, p, res, row)); ) { ... } */
+apr_dbd_row_t *pk_db_next(pk_db *db, apr_pool_t *p, apr_dbd_results_t *res,
+                          apr_dbd_row_t *prev);
+/** Column n of row as a string copied into p (the driver's own copy may go with the
+ *  result), NULL for SQL NULL. */
+const char *pk_db_str(pk_db *db, apr_pool_t *p, apr_dbd_row_t *row, int n);
 /** Column n of row as an integer, 0 for SQL NULL. */
 apr_int64_t pk_db_int(pk_db *db, apr_dbd_row_t *row, int n);
 /** Run a select expected to return at most one row; APR_NOTFOUND when none. */

@@ -93,27 +93,27 @@ static pk_item *item_of(pk_db *db, apr_pool_t *p, apr_dbd_row_t *row)
 
     it->id = pk_db_int(db, row, 0);
     it->user_id = pk_db_int(db, row, 1);
-    it->url = pk_db_str(db, row, 2);
-    it->given_url = pk_db_str(db, row, 3);
-    it->state = pk_db_str(db, row, 4);
-    it->title = pk_db_str(db, row, 5);
-    it->user_title = pk_db_str(db, row, 6);
-    it->excerpt = pk_db_str(db, row, 7);
-    it->error = pk_db_str(db, row, 8);
+    it->url = pk_db_str(db, p, row, 2);
+    it->given_url = pk_db_str(db, p, row, 3);
+    it->state = pk_db_str(db, p, row, 4);
+    it->title = pk_db_str(db, p, row, 5);
+    it->user_title = pk_db_str(db, p, row, 6);
+    it->excerpt = pk_db_str(db, p, row, 7);
+    it->error = pk_db_str(db, p, row, 8);
     it->archived = pk_db_int(db, row, 9) != 0;
     it->favorite = pk_db_int(db, row, 10) != 0;
-    progress = pk_db_str(db, row, 11);
+    progress = pk_db_str(db, p, row, 11);
     it->progress = progress ? strtod(progress, NULL) : 0.0;
     it->created_ms = pk_db_int(db, row, 12);
     it->updated_ms = pk_db_int(db, row, 13);
-    it->tags = split_tags(p, pk_db_str(db, row, 14));
-    it->final_url = pk_db_str(db, row, 15);
-    it->content_type = pk_db_str(db, row, 16);
-    it->byline = pk_db_str(db, row, 17);
-    it->site_name = pk_db_str(db, row, 18);
-    it->published = pk_db_str(db, row, 19);
-    it->lang = pk_db_str(db, row, 20);
-    it->lead_image = pk_db_str(db, row, 21);
+    it->tags = split_tags(p, pk_db_str(db, p, row, 14));
+    it->final_url = pk_db_str(db, p, row, 15);
+    it->content_type = pk_db_str(db, p, row, 16);
+    it->byline = pk_db_str(db, p, row, 17);
+    it->site_name = pk_db_str(db, p, row, 18);
+    it->published = pk_db_str(db, p, row, 19);
+    it->lang = pk_db_str(db, p, row, 20);
+    it->lead_image = pk_db_str(db, p, row, 21);
     it->word_count = (int)pk_db_int(db, row, 22);
     it->fetched_ms = pk_db_int(db, row, 23);
     return it;
@@ -225,7 +225,7 @@ apr_status_t pk_item_list(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
     rv = pk_db_select(db, p, q->newest_first ? "pk_item_list_newest" : "pk_item_list_oldest",
                       &res, args);
     if (rv == APR_SUCCESS) {
-        while ((row = pk_db_next(db, p, res))) {
+        for (row = NULL; (row = pk_db_next(db, p, res, row)); ) {
             if ((*items)->nelts >= q->limit) {
                 *more = 1;
                 continue;           /* read to the end so the result is finished */
@@ -348,7 +348,7 @@ apr_status_t pk_item_content(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_
     apr_dbd_row_t *row;
     apr_status_t rv = pk_db_one(db, p, "pk_item_content", &row, args);
 
-    *text = (rv == APR_SUCCESS) ? pk_db_str(db, row, 0) : NULL;
-    *html = (rv == APR_SUCCESS) ? pk_db_str(db, row, 1) : NULL;
+    *text = (rv == APR_SUCCESS) ? pk_db_str(db, p, row, 0) : NULL;
+    *html = (rv == APR_SUCCESS) ? pk_db_str(db, p, row, 1) : NULL;
     return rv;
 }

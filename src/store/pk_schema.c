@@ -110,7 +110,7 @@ static apr_status_t current_version(pk_db *db, apr_pool_t *p, int *version)
         db->txn_failed = 1;
         return APR_EGENERAL;
     }
-    while ((row = pk_db_next(db, p, res))) {
+    for (row = NULL; (row = pk_db_next(db, p, res, row)); ) {
         *version = (int)pk_db_int(db, row, 0);
     }
     return APR_SUCCESS;

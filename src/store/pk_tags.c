@@ -91,9 +91,9 @@ apr_status_t pk_tags_list(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
 
     *tags = apr_array_make(p, 16, sizeof(pk_tag *));
     if (APR_SUCCESS == (rv = pk_db_select(db, p, "pk_tag_list", &res, args))) {
-        while ((row = pk_db_next(db, p, res))) {
+        for (row = NULL; (row = pk_db_next(db, p, res, row)); ) {
             t = apr_pcalloc(p, sizeof(*t));
-            t->name = pk_db_str(db, row, 0);
+            t->name = pk_db_str(db, p, row, 0);
             t->count = pk_db_int(db, row, 1);
             APR_ARRAY_PUSH(*tags, pk_tag *) = t;
         }

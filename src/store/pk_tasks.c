@@ -86,10 +86,10 @@ apr_status_t pk_task_get(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int6
         t = apr_pcalloc(p, sizeof(*t));
         t->id = pk_db_int(db, row, 0);
         t->item_id = pk_db_int(db, row, 1);
-        t->kind = pk_db_str(db, row, 2);
-        t->state = pk_db_str(db, row, 3);
+        t->kind = pk_db_str(db, p, row, 2);
+        t->state = pk_db_str(db, p, row, 3);
         t->attempts = (int)pk_db_int(db, row, 4);
-        t->error = pk_db_str(db, row, 5);
+        t->error = pk_db_str(db, p, row, 5);
         t->run_at_ms = pk_db_int(db, row, 6);
         *task = t;
     }
@@ -123,7 +123,7 @@ apr_status_t pk_task_claim(pk_db *db, apr_pool_t *p, const char *owner, int max,
     if (APR_SUCCESS != (rv = pk_db_select(db, p, "pk_task_claim", &res, args))) {
         goto leave;
     }
-    while ((row = pk_db_next(db, p, res))) {
+    for (row = NULL; (row = pk_db_next(db, p, res, row)); ) {
         APR_ARRAY_PUSH(ids, apr_int64_t) = pk_db_int(db, row, 0);
     }
     for (i = 0; i < ids->nelts; ++i) {
@@ -136,8 +136,8 @@ apr_status_t pk_task_claim(pk_db *db, apr_pool_t *p, const char *owner, int max,
         c->item_id = pk_db_int(db, row, 1);
         c->user_id = pk_db_int(db, row, 2);
         c->attempts = (int)pk_db_int(db, row, 3);
-        c->url = pk_db_str(db, row, 4);
-        c->input_html = pk_db_str(db, row, 5);
+        c->url = pk_db_str(db, p, row, 4);
+        c->input_html = pk_db_str(db, p, row, 5);
         APR_ARRAY_PUSH(*claims, pk_claim *) = c;
     }
 leave:

@@ -18,10 +18,10 @@ const pk_stmt_def pk_users_statements[] = {
 static pk_user *user_of(pk_db *db, apr_pool_t *p, apr_dbd_row_t *row)
 {
     pk_user *u = apr_pcalloc(p, sizeof(*u));
-    const char *hash = pk_db_str(db, row, 2);
+    const char *hash = pk_db_str(db, p, row, 2);
 
     u->id = pk_db_int(db, row, 0);
-    u->login = apr_pstrdup(p, pk_db_str(db, row, 1));
+    u->login = apr_pstrdup(p, pk_db_str(db, p, row, 1));
     u->password_hash = hash ? apr_pstrdup(p, hash) : NULL;
     return u;
 }

@@ -110,7 +110,7 @@ static apr_int64_t sql_int(pk_db *db, apr_pool_t *p, const char *sql)
         printf("# SQL failed: %s\n", sql);
         return -1;
     }
-    while ((row = pk_db_next(db, p, res))) {
+    for (row = NULL; (row = pk_db_next(db, p, res, row)); ) {
         if (first)
             v = pk_db_int(db, row, 0);
         first = 0;
@@ -129,8 +129,8 @@ static const char *sql_list(pk_db *db, apr_pool_t *p, const char *sql)
         printf("# SQL failed: %s\n", sql);
         return NULL;
     }
-    while ((row = pk_db_next(db, p, res))) {
-        v = pk_db_str(db, row, 0);
+    for (row = NULL; (row = pk_db_next(db, p, res, row)); ) {
+        v = pk_db_str(db, p, row, 0);
         out = apr_pstrcat(p, out, *out ? "," : "", v ? v : "NULL", NULL);
     }
     return out;
