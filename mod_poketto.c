@@ -18,6 +18,7 @@
 #include "pk_dbd.h"
 #include "pk_router.h"
 #include "pk_engine.h"
+#include "pk_respcache.h"
 #include "pk_status.h"
 #include "pk_netpolicy.h"
 #include <mpm_common.h>
@@ -109,6 +110,7 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->timeout_s = -1;
     c->fetch_max_size = -1;
     c->max_redirects = -1;
+    c->list_cache = -1;
     return c;
 }
 
@@ -335,6 +337,7 @@ static const srv_number N_TIMEOUT = { APR_OFFSETOF(pk_srv_conf, timeout_s), 1, 3
 static const srv_number N_FETCH_MAX = { APR_OFFSETOF(pk_srv_conf, fetch_max_size), 1024,
                                         APR_INT64_C(1) << 31, 1 };
 static const srv_number N_REDIRECTS = { APR_OFFSETOF(pk_srv_conf, max_redirects), 0, 50, 0 };
+static const srv_number N_LIST_CACHE = { APR_OFFSETOF(pk_srv_conf, list_cache), 0, 100000, 0 };
 
 static const char *set_srv_number(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -439,6 +442,9 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoMaxWait", set_limit, (void *)N_MAX_WAIT, RSRC_CONF | ACCESS_CONF,
                   "Longest 'Prefer: wait=N' honoured on POST /api/items, in seconds "
                   "(default 30)"),
+    AP_INIT_TAKE1("PokettoListCache", set_srv_number, (void *)&N_LIST_CACHE, RSRC_CONF,
+                  "Rendered item listings each child keeps, valid for one version of a "
+                  "user's items (default 512; 0: none)"),
     AP_INIT_FLAG("PokettoEngine", set_engine, NULL, RSRC_CONF,
                  "Run the task engine (fetch and extraction threads) in this server's "
                  "children (default On)"),
@@ -537,8 +543,11 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     return OK;
 }
 
+#define DEF_LIST_CACHE 512
+
 static void poketto_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    pk_respcache_child_init(pchild, DEF(srv_conf(s)->list_cache, DEF_LIST_CACHE));
     pk_engine_child_init(pchild, s, &engine_conf);
 }
 

@@ -52,6 +52,7 @@ typedef struct pk_srv_conf {
     apr_array_header_t *allow;      /* PokettoFetchAllow (const char* CIDR) */
     apr_array_header_t *deny;       /* PokettoFetchDeny */
     apr_array_header_t *resolve;    /* PokettoFetchResolve (host:port:address) */
+    int list_cache;                 /* PokettoListCache: entries per child */
 } pk_srv_conf;
 
 extern module AP_MODULE_DECLARE_DATA poketto_module;

@@ -1,9 +1,9 @@
 /* pk_extract.c - the article in a web page (see pk_extract.h).
  *
  * Pipeline:
- *   1. prestrip: one pass over the bytes drops comments, <script> (but JSON-LD),
- *      <style>, <svg> and <template> before libxml2 sees them (they are 60 % of a
- *      typical page and libxml2 tokenises them slowly);
+ *   1. pk_sanitize_prestrip(): one pass over the bytes drops comments, <script> (but
+ *      JSON-LD), <style>, <svg> and <template> before libxml2 sees them (they are 60 %
+ *      of a typical page and libxml2 tokenises them slowly);
  *   2. parse with libxml2's HTML parser, UTF-8 forced;
  *   3. metadata: JSON-LD (schema.org Article types), <meta> (OpenGraph, Dublin Core,
  *      Twitter, Parse.ly...), <title> and headings;
@@ -169,190 +169,6 @@ static char *squash(apr_pool_t *p, const char *s)
         *o++ = (char)*u++;
     }
     *o = '\0';
-    return out;
-}
-
-/* ========================================================================= */
-/* Prestrip                                                                   */
-
-static int raw_ieq(const char *s, apr_size_t avail, const char *lit)
-{
-    apr_size_t i, n = strlen(lit);
-
-    if (avail < n)
-        return 0;
-    for (i = 0; i < n; ++i)
-        if (ascii_lower((unsigned char)s[i]) != lit[i])
-            return 0;
-    return 1;
-}
-
-static int is_tag_end_char(int c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '/'
-           || c == '>';
-}
-
-/* Index just past the '>' of the tag starting at s[i] ('<'), honouring quoted
- * attribute values; n if the tag does not end. */
-static apr_size_t tag_end(const char *s, apr_size_t i, apr_size_t n)
-{
-    ++i;
-    while (i < n) {
-        char c = s[i];
-        if (c == '>')
-            return i + 1;
-        if (c == '=') {
-            ++i;
-            while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-                ++i;
-            if (i < n && (s[i] == '"' || s[i] == '\'')) {
-                const char *q = memchr(s + i + 1, s[i], n - i - 1);
-                i = q ? (apr_size_t)(q - s) + 1 : n;
-            }
-            continue;
-        }
-        ++i;
-    }
-    return n;
-}
-
-/* Index of the first "</name" (case-insensitive) at or after i, or n. */
-static apr_size_t find_close(const char *s, apr_size_t i, apr_size_t n, const char *name)
-{
-    apr_size_t nl = strlen(name);
-
-    while (i < n) {
-        const char *lt = memchr(s + i, '<', n - i);
-        if (!lt)
-            return n;
-        i = (apr_size_t)(lt - s);
-        if (i + 2 + nl <= n && s[i + 1] == '/' && raw_ieq(s + i + 2, n - i - 2, name)
-            && (i + 2 + nl == n || is_tag_end_char((unsigned char)s[i + 2 + nl])))
-            return i;
-        ++i;
-    }
-    return n;
-}
-
-/* Does the open tag s[a..b) have a type attribute mentioning "ld+json"? */
-static int is_jsonld_tag(const char *s, apr_size_t a, apr_size_t b)
-{
-    apr_size_t i;
-
-    for (i = a; i + 7 <= b; ++i)
-        if (raw_ieq(s + i, b - i, "ld+json"))
-            return 1;
-    return 0;
-}
-
-/* Copy html without comments, non-JSON-LD scripts, styles, svg and templates. */
-static char *prestrip(apr_pool_t *p, const char *s, apr_size_t n, apr_size_t *out_len)
-{
-    char *out = apr_palloc(p, n + 1);
-    apr_size_t i = 0, o = 0;
-
-    while (i < n) {
-        const char *lt = memchr(s + i, '<', n - i);
-        apr_size_t j = lt ? (apr_size_t)(lt - s) : n, e;
-        memcpy(out + o, s + i, j - i);
-        o += j - i;
-        i = j;
-        if (i >= n)
-            break;
-        if (i + 4 <= n && memcmp(s + i, "<!--", 4) == 0) {
-            const char *end = NULL;
-            apr_size_t k = i + 4;
-            while (k + 3 <= n) {
-                const char *d = memchr(s + k, '-', n - k);
-                if (!d)
-                    break;
-                k = (apr_size_t)(d - s);
-                if (k + 3 <= n && d[1] == '-' && d[2] == '>') {
-                    end = d + 3;
-                    break;
-                }
-                ++k;
-            }
-            i = end ? (apr_size_t)(end - s) : n;
-            continue;
-        }
-        if (i + 1 < n && ((s[i + 1] >= 'a' && s[i + 1] <= 'z')
-                          || (s[i + 1] >= 'A' && s[i + 1] <= 'Z'))) {
-            const char *name = NULL;
-            int keep = 1, raw = 0;
-            if (raw_ieq(s + i + 1, n - i - 1, "script")
-                && i + 7 < n && is_tag_end_char((unsigned char)s[i + 7]))
-                name = "script";
-            else if (raw_ieq(s + i + 1, n - i - 1, "style")
-                     && i + 6 < n && is_tag_end_char((unsigned char)s[i + 6]))
-                name = "style";
-            else if (raw_ieq(s + i + 1, n - i - 1, "svg")
-                     && i + 4 < n && is_tag_end_char((unsigned char)s[i + 4]))
-                name = "svg";
-            else if (raw_ieq(s + i + 1, n - i - 1, "template")
-                     && i + 9 < n && is_tag_end_char((unsigned char)s[i + 9]))
-                name = "template";
-            else if (raw_ieq(s + i + 1, n - i - 1, "title")
-                     && i + 6 < n && is_tag_end_char((unsigned char)s[i + 6])) {
-                name = "title";
-                raw = 1;
-            }
-            else if (raw_ieq(s + i + 1, n - i - 1, "textarea")
-                     && i + 9 < n && is_tag_end_char((unsigned char)s[i + 9])) {
-                name = "textarea";
-                raw = 1;
-            }
-            e = tag_end(s, i, n);
-            if (name) {
-                apr_size_t c;
-                if (!strcmp(name, "svg")) {
-                    /* svg nests: count <svg and </svg */
-                    int depth = (e >= 2 && s[e - 2] == '/') ? 0 : 1;
-                    c = e;
-                    while (depth > 0 && c < n) {
-                        const char *l2 = memchr(s + c, '<', n - c);
-                        if (!l2) {
-                            c = n;
-                            break;
-                        }
-                        c = (apr_size_t)(l2 - s);
-                        if (raw_ieq(s + c, n - c, "</svg")) {
-                            --depth;
-                            c = tag_end(s, c, n);
-                        }
-                        else if (raw_ieq(s + c, n - c, "<svg") && c + 4 < n
-                                 && is_tag_end_char((unsigned char)s[c + 4])) {
-                            apr_size_t te = tag_end(s, c, n);
-                            if (!(te >= 2 && s[te - 2] == '/'))
-                                ++depth;
-                            c = te;
-                        }
-                        else
-                            ++c;
-                    }
-                    i = c;
-                    continue;
-                }
-                keep = raw || (!strcmp(name, "script") && is_jsonld_tag(s, i, e));
-                c = find_close(s, e, n, name);
-                c = c < n ? tag_end(s, c, n) : n;
-                if (keep) {
-                    memcpy(out + o, s + i, c - i);
-                    o += c - i;
-                }
-                i = c;
-                continue;
-            }
-            memcpy(out + o, s + i, e - i);
-            o += e - i;
-            i = e;
-            continue;
-        }
-        out[o++] = s[i++];
-    }
-    out[o] = '\0';
-    *out_len = o;
     return out;
 }
 
@@ -3497,7 +3313,13 @@ static int is_chrome_text(const char *t)
         "trending", "most popular", "most read", "latest", "popular", "newsletter",
         "sign up", "follow us", "advertise", "this slideshow requires javascript.",
         "don't miss", "see also", "more", "view comments", "show comments",
-        "leave a comment", "post comment", "add comment", "top stories", NULL };
+        "leave a comment", "post comment", "add comment", "top stories",
+        /* the same in a few other languages */
+        "leia também", "leia mais", "veja também", "publicidade", "leggi anche",
+        "pubblicità", "lesen sie auch", "mehr zum thema", "anzeige", "werbung",
+        "lire aussi", "à lire aussi", "publicité", "lea también", "ver también",
+        "publicidad", "lees ook", "advertentie", "czytaj także", "reklama",
+        "читайте также", "реклама", "关注我们", "广告", NULL };
     apr_size_t n = strlen(t), i;
 
     while (n > 0 && (t[n - 1] == ':' || t[n - 1] == ' ' || t[n - 1] == '.'))
@@ -3516,6 +3338,25 @@ static int is_chrome_text(const char *t)
             return 1;
     }
     return 0;
+}
+
+/* A photo credit on a line of its own: "(Image credit: X)", "Photo: X", "© X". */
+static int is_credit_text(const char *t)
+{
+    static const char *const starts[] = {
+        "(image", "(photo", "(credit", "(picture", "(foto", "image credit", "image copyright",
+        "image caption", "media caption", "photo credit", "photograph:", "photo:", "photos:",
+        "credit:", "credits:", "picture:", "foto:", "fotos:", "imagem:", "bild:", "source:",
+        "illustration:", NULL };
+    apr_size_t i, n = strlen(t);
+
+    if (n > 160)
+        return 0;
+    for (i = 0; starts[i]; ++i)
+        if (ieq_n(t, starts[i], strlen(starts[i])))
+            return 1;
+    return n <= 80 && (strstr(t, "\xc2\xa9") || strstr(t, "Getty Images")
+                       || strstr(t, "Shutterstock"));
 }
 
 /* A bare URL. */
@@ -3675,9 +3516,10 @@ static void refine(ctx_t *c, xmlNode *art)
                         attr_or_empty(n, "class"), inner_text(c->p, n));
             drop(c, n);
         }
-        else if (m.len <= 80) {
+        else if (m.len <= 160) {
             const char *t = inner_text(c->p, n);
-            if (is_chrome_text(t) || is_url_text(t) || is_date_text(t)) {
+            if ((m.len <= 80 && (is_chrome_text(t) || is_url_text(t) || is_date_text(t)))
+                || is_credit_text(t)) {
                 if (getenv("PK_DEBUG"))
                     fprintf(stderr, "refine: chrome %s: %s\n", (const char *)n->name, t);
                 drop(c, n);
@@ -4200,6 +4042,7 @@ static const char *find_base(ctx_t *c, const char *url)
 }
 
 typedef struct {
+    apr_pool_t *pool;
     doc_owner_t *owner;
     grab_t g;
     const char *lang;
@@ -4248,10 +4091,8 @@ static int run_attempt(ctx_t *c, const char *buf, apr_size_t len, int first,
         *base = find_base(c, url);
         c->site = site_of(c->p, *base);
     }
-    c->dom_byline = NULL;
     at->ok = grab_article(c, body ? body : root, &at->g);
     at->lang = c->article_lang;
-    at->dom_byline = c->dom_byline;
     return at->ok;
 }
 
@@ -4287,7 +4128,9 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
     int flags[4] = { FLAG_STRIP_UNLIKELYS | FLAG_WEIGHT_CLASSES | FLAG_CLEAN_CONDITIONALLY,
                      FLAG_WEIGHT_CLASSES | FLAG_CLEAN_CONDITIONALLY,
                      FLAG_CLEAN_CONDITIONALLY, 0 };
-    int k, have_best = 0;
+    int k, have_best = 0, best_flags = -1;
+    apr_size_t best_len = 0;
+    const char *byline_before = NULL, *best_byline = NULL;
     pk_article *a;
     pk_sanitize_opts so;
 
@@ -4319,7 +4162,7 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
     }
     if (slen > 0x7ffffff0)
         slen = 0x7ffffff0;
-    stripped = prestrip(p, src, slen, &plen);
+    stripped = pk_sanitize_prestrip(p, src, slen, &plen);
 
     memset(&c, 0, sizeof(c));
     memset(&md, 0, sizeof(md));
@@ -4327,29 +4170,66 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
     c.p = p;
     c.video_hosts = (opts && opts->video_hosts) ? opts->video_hosts
                                                 : pk_sanitize_default_video_hosts;
-    for (k = 0; k < 4; ++k) {
-        c.flags = flags[k];
-        if (!run_attempt(&c, stripped, plen, k == 0, url, &md, &base, &at)) {
-            if (at.owner)
-                apr_pool_cleanup_run(p, at.owner, doc_cleanup);
-            if (k == 0 && !at.owner)
-                break; /* libxml2 could not even build a document */
-            continue;
+    /* Readability's attempts: all flags, then fewer, until one finds 500 characters;
+     * else the longest. Each attempt parses afresh in a subpool, destroyed unless it
+     * is the result (so at most one tree is alive); a failed run that turns out the
+     * longest is run again at the end rather than kept. */
+    for (k = 0; k < 5 && !have_best; ++k) {
+        apr_pool_t *ap;
+        int f = k < 4 ? flags[k] : best_flags;
+        if (k == 4 && best_flags < 0)
+            break;
+        if (apr_pool_create(&ap, p) != APR_SUCCESS)
+            break;
+        if (k == 4)
+            c.dom_byline = best_byline; /* as it was before that attempt */
+        else
+            byline_before = c.dom_byline;
+        c.p = ap;
+        c.frames = NULL;
+        c.chunk_left = c.tc_left = 0;
+        c.flags = f;
+        run_attempt(&c, stripped, plen, k == 0, url, &md, &base, &at);
+        if (!at.owner) {
+            apr_pool_destroy(ap);
+            break; /* libxml2 could not even build a document */
         }
+        at.pool = ap;
+        if (k == 0) {
+            /* what the first attempt read about the page outlives it */
+            md.title = md.title ? apr_pstrdup(p, md.title) : NULL;
+            md.byline = md.byline ? apr_pstrdup(p, md.byline) : NULL;
+            md.excerpt = md.excerpt ? apr_pstrdup(p, md.excerpt) : NULL;
+            md.site_name = md.site_name ? apr_pstrdup(p, md.site_name) : NULL;
+            md.published = md.published ? apr_pstrdup(p, md.published) : NULL;
+            md.image = md.image ? apr_pstrdup(p, md.image) : NULL;
+            md.lang = md.lang ? apr_pstrdup(p, md.lang) : NULL;
+            md.jsonld_body = NULL;
+            base = base ? apr_pstrdup(p, base) : NULL;
+            c.site = c.site ? apr_pstrdup(p, c.site) : NULL;
+            c.article_title = md.title;
+        }
+        at.lang = at.lang ? apr_pstrdup(p, at.lang) : NULL;
+        c.dom_byline = c.dom_byline ? apr_pstrdup(p, c.dom_byline) : NULL;
         if (getenv("PK_DEBUG"))
-            fprintf(stderr, "attempt %d flags %d text_len %lu top %s.%s\n", k, c.flags,
-                    (unsigned long)at.g.text_len, at.g.top ? (const char *)at.g.top->name : "-",
+            fprintf(stderr, "attempt %d flags %d ok %d text_len %lu top %s.%s\n", k, c.flags,
+                    at.ok, (unsigned long)at.g.text_len,
+                    at.g.top ? (const char *)at.g.top->name : "-",
                     at.g.top ? attr_or_empty(at.g.top, "class") : "");
-        if (!have_best || at.g.text_len > best.g.text_len) {
-            if (have_best)
-                apr_pool_cleanup_run(p, best.owner, doc_cleanup);
+        if (at.ok && (at.g.text_len >= 500 || k == 4
+                      || (k == 3 && at.g.text_len > best_len))) {
             best = at;
             have_best = 1;
-        }
-        else
-            apr_pool_cleanup_run(p, at.owner, doc_cleanup);
-        if (best.g.text_len >= 500)
             break;
+        }
+        if (at.ok && (best_flags < 0 || at.g.text_len > best_len)) {
+            best_flags = f;
+            best_len = at.g.text_len;
+            best_byline = byline_before;
+        }
+        apr_pool_destroy(ap);
+        if (k == 3 && best_len == 0)
+            break; /* no attempt found any text: Readability gives up */
     }
 
     a = apr_pcalloc(p, sizeof(*a));
@@ -4363,6 +4243,14 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
         xmlNode *art = best.g.content, *fp;
         c.owner = best.owner;
         c.doc = best.owner->doc;
+        c.p = best.pool;
+        /* Readability's excerpt: the first paragraph of what it extracted */
+        if (!md.excerpt || !*md.excerpt) {
+            simplify_nested(&c, art);
+            fp = first_desc(art, PK_TAG_P);
+            if (fp)
+                md.excerpt = trim_dup(p, text_content(p, fp));
+        }
         refine(&c, art);
         simplify_nested(&c, art);
         memset(&so, 0, sizeof(so));
@@ -4373,12 +4261,7 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
         a->dir = dir_of(&best);
         a->lang = best.lang;
         if (!md.byline || !*md.byline)
-            md.byline = best.dom_byline;
-        if (!md.excerpt || !*md.excerpt) {
-            fp = first_desc(art, PK_TAG_P);
-            if (fp)
-                md.excerpt = trim_dup(p, text_content(p, fp));
-        }
+            md.byline = c.dom_byline;
         if (!md.image) {
             xmlNode *img = first_desc(art, PK_TAG_IMG);
             if (img)

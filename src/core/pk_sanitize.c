@@ -396,6 +396,221 @@ const char *pk_sanitize_resolve(apr_pool_t *p, const char *base, const char *ref
 }
 
 /* ------------------------------------------------------------------------- */
+/* Preparation of the bytes for libxml2                                       */
+
+static int lower_ascii(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+static int raw_ieq(const char *s, apr_size_t avail, const char *lit)
+{
+    apr_size_t i, n = strlen(lit);
+
+    if (avail < n)
+        return 0;
+    for (i = 0; i < n; ++i)
+        if (lower_ascii((unsigned char)s[i]) != lit[i])
+            return 0;
+    return 1;
+}
+
+static int is_tag_end_char(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '/'
+           || c == '>';
+}
+
+/* Index just past the '>' of the tag starting at s[i] ('<'), honouring quoted
+ * attribute values; n if the tag does not end. */
+static apr_size_t tag_end(const char *s, apr_size_t i, apr_size_t n)
+{
+    ++i;
+    while (i < n) {
+        char c = s[i];
+        if (c == '>')
+            return i + 1;
+        if (c == '=') {
+            ++i;
+            while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+                ++i;
+            if (i < n && (s[i] == '"' || s[i] == '\'')) {
+                const char *q = memchr(s + i + 1, s[i], n - i - 1);
+                i = q ? (apr_size_t)(q - s) + 1 : n;
+            }
+            continue;
+        }
+        ++i;
+    }
+    return n;
+}
+
+/* Index of the first "</name" (case-insensitive) at or after i, or n. */
+static apr_size_t find_close(const char *s, apr_size_t i, apr_size_t n, const char *name)
+{
+    apr_size_t nl = strlen(name);
+
+    while (i < n) {
+        const char *lt = memchr(s + i, '<', n - i);
+        if (!lt)
+            return n;
+        i = (apr_size_t)(lt - s);
+        if (i + 2 + nl <= n && s[i + 1] == '/' && raw_ieq(s + i + 2, n - i - 2, name)
+            && (i + 2 + nl == n || is_tag_end_char((unsigned char)s[i + 2 + nl])))
+            return i;
+        ++i;
+    }
+    return n;
+}
+
+/* Does the open tag s[a..b) have a type attribute mentioning "ld+json"? */
+static int is_jsonld_tag(const char *s, apr_size_t a, apr_size_t b)
+{
+    apr_size_t i;
+
+    for (i = a; i + 7 <= b; ++i)
+        if (raw_ieq(s + i, b - i, "ld+json"))
+            return 1;
+    return 0;
+}
+
+/* HTML5 void elements libxml2 2.9 parses as containers (swallowing what follows). */
+static int void_for_html5(const char *s, apr_size_t avail)
+{
+    static const char *const names[] = { "embed", "source", "track", "wbr", "keygen", NULL };
+    int i;
+
+    for (i = 0; names[i]; ++i) {
+        apr_size_t l = strlen(names[i]);
+        if (avail > l + 1 && raw_ieq(s + 1, avail - 1, names[i])
+            && is_tag_end_char((unsigned char)s[1 + l]))
+            return 1;
+    }
+    return 0;
+}
+
+/* Copy html without comments, non-JSON-LD scripts, styles, svg and templates, and
+ * with the HTML5 void elements libxml2 does not know written as empty (<wbr/>).
+ * The output is at most n + n/4 + 16 bytes. */
+char *pk_sanitize_prestrip(apr_pool_t *p, const char *s, apr_size_t n, apr_size_t *out_len)
+{
+    char *out = apr_palloc(p, n + n / 4 + 16);
+    apr_size_t i = 0, o = 0;
+
+    while (i < n) {
+        const char *lt = memchr(s + i, '<', n - i);
+        apr_size_t j = lt ? (apr_size_t)(lt - s) : n, e;
+        memcpy(out + o, s + i, j - i);
+        o += j - i;
+        i = j;
+        if (i >= n)
+            break;
+        if (i + 4 <= n && memcmp(s + i, "<!--", 4) == 0) {
+            const char *end = NULL;
+            apr_size_t k = i + 4;
+            while (k + 3 <= n) {
+                const char *d = memchr(s + k, '-', n - k);
+                if (!d)
+                    break;
+                k = (apr_size_t)(d - s);
+                if (k + 3 <= n && d[1] == '-' && d[2] == '>') {
+                    end = d + 3;
+                    break;
+                }
+                ++k;
+            }
+            i = end ? (apr_size_t)(end - s) : n;
+            continue;
+        }
+        if (i + 1 < n && ((s[i + 1] >= 'a' && s[i + 1] <= 'z')
+                          || (s[i + 1] >= 'A' && s[i + 1] <= 'Z'))) {
+            const char *name = NULL;
+            int keep = 1, raw = 0;
+            if (raw_ieq(s + i + 1, n - i - 1, "script")
+                && i + 7 < n && is_tag_end_char((unsigned char)s[i + 7]))
+                name = "script";
+            else if (raw_ieq(s + i + 1, n - i - 1, "style")
+                     && i + 6 < n && is_tag_end_char((unsigned char)s[i + 6]))
+                name = "style";
+            else if (raw_ieq(s + i + 1, n - i - 1, "svg")
+                     && i + 4 < n && is_tag_end_char((unsigned char)s[i + 4]))
+                name = "svg";
+            else if (raw_ieq(s + i + 1, n - i - 1, "template")
+                     && i + 9 < n && is_tag_end_char((unsigned char)s[i + 9]))
+                name = "template";
+            else if (raw_ieq(s + i + 1, n - i - 1, "title")
+                     && i + 6 < n && is_tag_end_char((unsigned char)s[i + 6])) {
+                name = "title";
+                raw = 1;
+            }
+            else if (raw_ieq(s + i + 1, n - i - 1, "textarea")
+                     && i + 9 < n && is_tag_end_char((unsigned char)s[i + 9])) {
+                name = "textarea";
+                raw = 1;
+            }
+            e = tag_end(s, i, n);
+            if (name) {
+                apr_size_t c;
+                if (!strcmp(name, "svg")) {
+                    /* svg nests: count <svg and </svg */
+                    int depth = (e >= 2 && s[e - 2] == '/') ? 0 : 1;
+                    c = e;
+                    while (depth > 0 && c < n) {
+                        const char *l2 = memchr(s + c, '<', n - c);
+                        if (!l2) {
+                            c = n;
+                            break;
+                        }
+                        c = (apr_size_t)(l2 - s);
+                        if (raw_ieq(s + c, n - c, "</svg")) {
+                            --depth;
+                            c = tag_end(s, c, n);
+                        }
+                        else if (raw_ieq(s + c, n - c, "<svg") && c + 4 < n
+                                 && is_tag_end_char((unsigned char)s[c + 4])) {
+                            apr_size_t te = tag_end(s, c, n);
+                            if (!(te >= 2 && s[te - 2] == '/'))
+                                ++depth;
+                            c = te;
+                        }
+                        else
+                            ++c;
+                    }
+                    i = c;
+                    continue;
+                }
+                keep = raw || (!strcmp(name, "script") && is_jsonld_tag(s, i, e));
+                c = find_close(s, e, n, name);
+                c = c < n ? tag_end(s, c, n) : n;
+                if (keep) {
+                    memcpy(out + o, s + i, c - i);
+                    o += c - i;
+                }
+                i = c;
+                continue;
+            }
+            if (e - i >= 2 && s[e - 1] == '>' && s[e - 2] != '/'
+                && void_for_html5(s + i, n - i)) {
+                memcpy(out + o, s + i, e - i - 1);
+                o += e - i - 1;
+                memcpy(out + o, "/>", 2);
+                o += 2;
+            }
+            else {
+                memcpy(out + o, s + i, e - i);
+                o += e - i;
+            }
+            i = e;
+            continue;
+        }
+        out[o++] = s[i++];
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+/* ------------------------------------------------------------------------- */
 /* Serialisation                                                               */
 
 const char *const pk_sanitize_default_video_hosts[] = {
@@ -896,6 +1111,9 @@ apr_status_t pk_sanitize_html(apr_pool_t *p, const char *html, apr_size_t len,
     else if (len > 0x7fffffff)
         rv = APR_EINVAL;
     if (rv == APR_SUCCESS) {
+        apr_size_t plen = 0;
+        html = pk_sanitize_prestrip(p, html, len, &plen);
+        len = plen;
         doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
                              HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
                              | HTML_PARSE_NONET | HTML_PARSE_COMPACT);

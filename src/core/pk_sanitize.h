@@ -114,6 +114,17 @@ apr_status_t pk_sanitize_html(apr_pool_t *p, const char *html, apr_size_t len,
                               const pk_sanitize_opts *opts, const char **out,
                               apr_size_t *out_len);
 
+/** Prepare HTML bytes for libxml2's HTML parser (one linear pass, into p): comments,
+ *  <script> (except type ...ld+json), <style>, <svg> and <template> elements are
+ *  dropped with their content; <title> and <textarea> are copied as raw text; the
+ *  HTML5 void elements libxml2 2.9 parses as containers (embed, source, track, wbr,
+ *  keygen), which would swallow everything after them, are written as empty
+ *  ("<source ...>" becomes "<source .../>"). Attribute values may hold '>'. The
+ *  result (NUL-terminated) is at most len + len/4 + 16 bytes; *out_len gets its
+ *  length. */
+char *pk_sanitize_prestrip(apr_pool_t *p, const char *html, apr_size_t len,
+                           apr_size_t *out_len);
+
 /** HTML-escape text (&, <, >, ") into p. NULL gives "". */
 const char *pk_sanitize_escape(apr_pool_t *p, const char *text);
 

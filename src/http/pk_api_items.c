@@ -12,6 +12,7 @@
 #include "pk_items.h"
 #include "pk_tasks.h"
 #include "pk_engine.h"
+#include "pk_respcache.h"
 #include "pk_api.h"
 #include "pk_api_util.h"
 
@@ -233,7 +234,8 @@ int pk_api_items_list(pk_req *pr, const pk_args *args)
     request_rec *r = pr->r;
     apr_table_t *q = pk_api_query(pr);
     pk_item_query iq = { 0, -1, NULL, 0, 1, 0, DEFAULT_PAGE };
-    const char *v;
+    const char *v, *cache_key, *link = NULL;
+    pk_cached cached;
     apr_array_header_t *items;
     json_t *body, *list;
     int i, more = 0, max = pk_conf_max_page(pr->conf);
@@ -243,6 +245,16 @@ int pk_api_items_list(pk_req *pr, const pk_args *args)
 
     if (!q) {
         return DONE;
+    }
+    /* the same listing for the same version of the user's items: the answer this child
+     * rendered before, no query */
+    cache_key = apr_pstrcat(r->pool, r->uri, "?", r->args ? r->args : "", NULL);
+    if (pr->has_version && pk_respcache_get(r->pool, pr->user_id, pr->user_version, cache_key,
+                                            &cached)) {
+        if (cached.link) {
+            apr_table_setn(r->headers_out, "Link", cached.link);
+        }
+        return pk_http_send(pr, HTTP_OK, cached.body, cached.len, cached.etag);
     }
     if ((v = apr_table_get(q, "state"))) {
         if (!strcmp(v, "unread")) iq.archived = 0;
@@ -308,14 +320,22 @@ int pk_api_items_list(pk_req *pr, const pk_args *args)
         const char *next = cursor_make(r->pool, iq.newest_first,
                                        APR_ARRAY_IDX(items, items->nelts - 1, pk_item *)->id);
         json_object_set_new(body, "next_cursor", json_string(next));
-        apr_table_setn(r->headers_out, "Link",
-                       apr_psprintf(r->pool, "<%s>; rel=\"next\"",
-                                    pk_api_next_url(pr, q, next)));
+        link = apr_psprintf(r->pool, "<%s>; rel=\"next\"", pk_api_next_url(pr, q, next));
+        apr_table_setn(r->headers_out, "Link", link);
     }
     else {
         json_object_set_new(body, "next_cursor", json_null());
     }
-    return pk_http_json(pr, HTTP_OK, body, 1);
+    if (!(cached.body = pk_json_dump(r->pool, body, JSON_COMPACT, &cached.len))) {
+        return pk_http_problem(pr, HTTP_INTERNAL_SERVER_ERROR, NULL,
+                               "the response could not be serialised");
+    }
+    cached.etag = pk_http_etag(r->pool, cached.body);
+    cached.link = link;
+    if (pr->has_version) {
+        pk_respcache_put(pr->user_id, pr->user_version, cache_key, &cached);
+    }
+    return pk_http_send(pr, HTTP_OK, cached.body, cached.len, cached.etag);
 }
 
 int pk_api_items_get(pk_req *pr, const pk_args *args)

@@ -36,6 +36,8 @@ static int by_token(pk_req *pr, const char *token)
     }
     pr->user_id = t->user_id;
     pr->login = t->login;
+    pr->user_version = t->user_version;
+    pr->has_version = 1;
     return OK;
 }
 
@@ -52,6 +54,8 @@ static int by_httpd(pk_req *pr)
     }
     pr->user_id = u->id;
     pr->login = u->login;
+    pr->user_version = u->version;
+    pr->has_version = 1;
     return OK;
 }
 
@@ -86,6 +90,8 @@ static int by_cookie(pk_req *pr, const char *cookie)
     pr->user_id = s->user_id;
     pr->login = s->login;
     pr->via_cookie = 1;
+    pr->user_version = s->user_version;
+    pr->has_version = 1;
     pr->session_hash = hash;
     pr->csrf = s->csrf;
     return OK;

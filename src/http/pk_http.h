@@ -24,6 +24,8 @@ typedef struct pk_req {
     int via_cookie;                 /* authenticated by the session cookie */
     const char *session_hash;       /* that session's stored hash */
     const char *csrf;               /* that session's CSRF token */
+    apr_int64_t user_version;       /* users.version as authentication read it */
+    int has_version;                /* user_version is known */
 } pk_req;
 
 /** What a route's pattern captured from the path. */
@@ -41,6 +43,13 @@ pk_db *pk_http_db(pk_req *pr);
 /** Answer with a JSON body and status. With etag set, a strong ETag of the body is
  *  sent and a matching If-None-Match gets 304. Returns OK. */
 int pk_http_json(pk_req *pr, int status, json_t *body, int etag);
+
+/** Answer with a serialised JSON body; with etag (a quoted entity tag) set, a matching
+ *  If-None-Match gets 304. Returns OK. */
+int pk_http_send(pk_req *pr, int status, const char *text, apr_size_t len, const char *etag);
+
+/** The strong entity tag of a body (from p). */
+const char *pk_http_etag(apr_pool_t *p, const char *text);
 
 /** Answer with application/problem+json (RFC 9457): status, its title, the detail and,
  *  when field is set, the member or parameter at fault. Returns DONE. */

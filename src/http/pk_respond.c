@@ -34,22 +34,32 @@ static void common_headers(pk_req *pr)
     apr_table_setn(pr->r->headers_out, "X-Content-Type-Options", "nosniff");
 }
 
+const char *pk_http_etag(apr_pool_t *p, const char *text)
+{
+    return apr_pstrcat(p, "\"", pk_secret_hash(p, text), "\"", NULL);
+}
+
 int pk_http_json(pk_req *pr, int status, json_t *body, int etag)
 {
-    request_rec *r = pr->r;
     apr_size_t len = 0;
-    const char *text = pk_json_dump(r->pool, body, JSON_COMPACT, &len);
-    int cond;
+    const char *text = pk_json_dump(pr->r->pool, body, JSON_COMPACT, &len);
 
     if (!text) {
         return pk_http_problem(pr, HTTP_INTERNAL_SERVER_ERROR, NULL,
                                "the response could not be serialised");
     }
+    return pk_http_send(pr, status, text, len, etag ? pk_http_etag(pr->r->pool, text) : NULL);
+}
+
+int pk_http_send(pk_req *pr, int status, const char *text, apr_size_t len, const char *etag)
+{
+    request_rec *r = pr->r;
+    int cond;
+
     common_headers(pr);
     r->status = status;
     if (etag) {
-        apr_table_setn(r->headers_out, "ETag",
-                       apr_pstrcat(r->pool, "\"", pk_secret_hash(r->pool, text), "\"", NULL));
+        apr_table_setn(r->headers_out, "ETag", etag);
         cond = ap_meets_conditions(r);
         if (cond == HTTP_NOT_MODIFIED) {
             r->status = HTTP_NOT_MODIFIED;

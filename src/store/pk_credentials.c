@@ -8,7 +8,7 @@ const pk_stmt_def pk_credentials_statements[] = {
       "INSERT INTO sessions (user_id, token_hash, csrf, created_ms, expires_ms)"
       " VALUES (%lld, %s, %s, %lld, %lld)", NULL },
     { "pk_session_lookup",
-      "SELECT s.id, s.user_id, u.login, s.csrf, s.expires_ms FROM sessions s"
+      "SELECT s.id, s.user_id, u.login, s.csrf, s.expires_ms, u.version FROM sessions s"
       " JOIN users u ON u.id = s.user_id WHERE s.token_hash = %s AND s.expires_ms > %lld",
       NULL },
     { "pk_session_delete", "DELETE FROM sessions WHERE token_hash = %s", NULL },
@@ -17,7 +17,7 @@ const pk_stmt_def pk_credentials_statements[] = {
       "INSERT INTO tokens (user_id, name, token_hash, created_ms)"
       " VALUES (%lld, %s, %s, %lld) RETURNING id", NULL },
     { "pk_token_lookup",
-      "SELECT t.id, t.user_id, u.login, t.name, t.created_ms, t.last_used_ms"
+      "SELECT t.id, t.user_id, u.login, t.name, t.created_ms, t.last_used_ms, u.version"
       " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = %s", NULL },
     { "pk_token_touch", "UPDATE tokens SET last_used_ms = %lld WHERE id = %lld", NULL },
     { "pk_token_list",
@@ -55,6 +55,7 @@ apr_status_t pk_session_lookup(pk_db *db, apr_pool_t *p, const char *token_hash,
         s->login = pk_db_str(db, p, row, 2);
         s->csrf = pk_db_str(db, p, row, 3);
         s->expires_ms = pk_db_int(db, row, 4);
+        s->user_version = pk_db_int(db, row, 5);
         *session = s;
     }
     return rv;
@@ -117,6 +118,7 @@ apr_status_t pk_token_lookup(pk_db *db, apr_pool_t *p, const char *token_hash,
     *token = NULL;
     if (APR_SUCCESS == (rv = pk_db_one(db, p, "pk_token_lookup", &row, args))) {
         *token = token_of(db, p, row);
+        (*token)->user_version = pk_db_int(db, row, 6);
     }
     return rv;
 }

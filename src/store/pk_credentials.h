@@ -12,6 +12,7 @@ typedef struct pk_session {
     const char *login;
     const char *csrf;
     apr_int64_t expires_ms;
+    apr_int64_t user_version;       /* users.version: changes with any of the user's items */
 } pk_session;
 
 typedef struct pk_token {
@@ -21,6 +22,7 @@ typedef struct pk_token {
     const char *name;
     apr_int64_t created_ms;
     apr_int64_t last_used_ms;       /* 0: never */
+    apr_int64_t user_version;       /* users.version, set by pk_token_lookup */
 } pk_token;
 
 extern const pk_stmt_def pk_credentials_statements[];

@@ -2,6 +2,7 @@
 #include <apr_strings.h>
 
 #include "pk_tags.h"
+#include "pk_events.h"
 
 const pk_stmt_def pk_tags_statements[] = {
     { "pk_tag_upsert",
@@ -122,7 +123,10 @@ static apr_status_t touch_items(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
     const void *ev[] = { &user_id, &now, &tag };
     apr_status_t rv = pk_db_exec(db, p, "pk_tag_touch_items", NULL, args);
 
-    return rv == APR_SUCCESS ? pk_db_exec(db, p, "pk_tag_events", NULL, ev) : rv;
+    if (rv == APR_SUCCESS && APR_SUCCESS == (rv = pk_db_exec(db, p, "pk_tag_events", NULL, ev))) {
+        rv = pk_events_bump(db, p, user_id);
+    }
+    return rv;
 }
 
 apr_status_t pk_tags_rename(pk_db *db, apr_pool_t *p, apr_int64_t user_id,

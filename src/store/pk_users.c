@@ -8,7 +8,7 @@ const pk_stmt_def pk_users_statements[] = {
       "INSERT INTO users (login, password_hash, created_ms) VALUES (%s, %s, %lld)"
       " ON CONFLICT (login) DO NOTHING RETURNING id", NULL },
     { "pk_user_by_login",
-      "SELECT id, login, password_hash FROM users WHERE login = %s", NULL },
+      "SELECT id, login, password_hash, version FROM users WHERE login = %s", NULL },
     { "pk_user_set_password",
       "UPDATE users SET password_hash = %s WHERE id = %lld", NULL },
     { "pk_user_count", "SELECT COUNT(*) FROM users", NULL },
@@ -23,6 +23,7 @@ static pk_user *user_of(pk_db *db, apr_pool_t *p, apr_dbd_row_t *row)
     u->id = pk_db_int(db, row, 0);
     u->login = apr_pstrdup(p, pk_db_str(db, p, row, 1));
     u->password_hash = hash ? apr_pstrdup(p, hash) : NULL;
+    u->version = pk_db_int(db, row, 3);
     return u;
 }
 

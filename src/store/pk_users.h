@@ -8,6 +8,7 @@ typedef struct pk_user {
     apr_int64_t id;
     const char *login;
     const char *password_hash;      /* bcrypt, NULL for accounts made by PokettoAuth httpd */
+    apr_int64_t version;            /* changes with any of the user's items */
 } pk_user;
 
 extern const pk_stmt_def pk_users_statements[];
