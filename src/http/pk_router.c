@@ -83,6 +83,20 @@ static int matches(apr_pool_t *p, const char *pattern, const char *path, pk_args
     return !*pattern && !*path;
 }
 
+/* The name of a route's method. Not ap_method_name_of(): HEAD is registered with
+ * M_GET's number, so that answers "HEAD" or "GET" depending on the hash order. */
+static const char *method_name(int method)
+{
+    switch (method) {
+    case M_GET:    return "GET";
+    case M_POST:   return "POST";
+    case M_PUT:    return "PUT";
+    case M_PATCH:  return "PATCH";
+    case M_DELETE: return "DELETE";
+    default:       return "OPTIONS";
+    }
+}
+
 static int changes_state(int method)
 {
     return method == M_POST || method == M_PUT || method == M_PATCH || method == M_DELETE;
@@ -103,9 +117,8 @@ static int route_path(request_rec *r, const char *path, const route **hit, pk_ar
             continue;
         }
         fits = 1;
-        *allow = *allow ? apr_pstrcat(r->pool, *allow, ", ",
-                                      ap_method_name_of(r->pool, rt->method), NULL)
-                        : ap_method_name_of(r->pool, rt->method);
+        *allow = *allow ? apr_pstrcat(r->pool, *allow, ", ", method_name(rt->method), NULL)
+                        : method_name(rt->method);
         if (rt->method == r->method_number) {
             *hit = rt;
             *hit_args = args;
