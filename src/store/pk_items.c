@@ -56,8 +56,11 @@ const pk_stmt_def pk_items_statements[] = {
     { "pk_item_content",
       "SELECT body_text, body_html FROM items WHERE id = %lld AND user_id = %lld", NULL },
     /* dependants are deleted explicitly: SQLite cascades only with foreign_keys=ON */
-    { "pk_item_delete_tags", "DELETE FROM item_tags WHERE item_id = %lld", NULL },
-    { "pk_item_delete_tasks", "DELETE FROM tasks WHERE item_id = %lld", NULL },
+    { "pk_item_delete_tags",
+      "DELETE FROM item_tags WHERE item_id = (SELECT id FROM items WHERE id = %lld"
+      " AND user_id = %lld)", NULL },
+    { "pk_item_delete_tasks",
+      "DELETE FROM tasks WHERE item_id = %lld AND user_id = %lld", NULL },
     { "pk_item_delete", "DELETE FROM items WHERE id = %lld AND user_id = %lld", NULL },
     { NULL, NULL, NULL }
 };
@@ -280,23 +283,25 @@ leave:
 apr_status_t pk_item_delete(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int64_t id)
 {
     const void *own[] = { &id, &user_id };
-    const void *dep[] = { &id };
     apr_status_t rv;
     int n = 0;
 
     if (APR_SUCCESS != (rv = pk_db_begin(db, p))) {
         goto leave;
     }
-    if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_delete", &n, own))) {
+    /* rows are locked in the engine's order, tasks before items: deleting the item
+     * first (its cascade then locking the task) deadlocked on PostgreSQL with a worker
+     * completing that task */
+    if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_delete_tasks", NULL, own))
+        || APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_delete_tags", NULL, own))
+        || APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_delete", &n, own))) {
         goto end;
     }
     if (n == 0) {
-        rv = APR_NOTFOUND;          /* nothing of this user's was touched */
+        rv = APR_NOTFOUND;          /* not this user's: the statements above touched nothing */
         goto end;
     }
-    if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_delete_tags", NULL, dep))
-        || APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_delete_tasks", NULL, dep))
-        || APR_SUCCESS != (rv = pk_tags_prune(db, p, user_id))
+    if (APR_SUCCESS != (rv = pk_tags_prune(db, p, user_id))
         || APR_SUCCESS != (rv = pk_event_add(db, p, user_id, "item.deleted", id, NULL, NULL))) {
         goto end;
     }
