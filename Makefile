@@ -5,6 +5,7 @@
 #   make test     install what is missing, unit tests, integration tests (3 MPMs x 2 DBs)
 #   make debug    the same server as `make run`, single-process (httpd -X) under gdb
 #   make unit     unit tests of src/core and src/store only
+#   make fuzz     libFuzzer targets (tests/fuzz, ASan+UBSan), FUZZ_SECONDS each (60)
 
 APXS    ?= $(shell command -v apxs 2>/dev/null || command -v apxs2 2>/dev/null || echo apxs)
 CC      ?= gcc
@@ -30,7 +31,12 @@ WARN       := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-ini
 INCS       := -I. -Isrc/core -Isrc/store -Isrc/runtime -Isrc/http
 CFLAGS_ALL := -std=gnu99 -g -O2 -fPIC $(WARN) $(INCS) $(APR_CFLAGS) $(DEP_CFLAGS) $(CFLAGS)
 
-.PHONY: all deps run debug test unit clean
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+CLANG     ?= clang-14
+
+.PHONY: all deps run debug test unit fuzz clean
 
 all: $(BUILD)/mod_poketto.so $(BUILD)/libpoketto-core.a $(BUILD)/poketto-admin
 
@@ -66,6 +72,17 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/pk_test.h $(BUILD)/libpoketto-store.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit $< -o $@ $(BUILD)/libpoketto-store.a \
 	    $(BUILD)/libpoketto-core.a $(APR_LIBS) $(DEP_LIBS)
+
+# libFuzzer targets over src/core, with ASan and UBSan; each runs FUZZ_SECONDS.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@) $(BUILD)/fuzz/corpus-$*
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    $(WARN) $(INCS) $(APR_CFLAGS) $(DEP_CFLAGS) $< $(CORE_SRC) -o $@ $(APR_LIBS) $(DEP_LIBS)
+
+fuzz: deps $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -timeout=1 -rss_limit_mb=2048 \
+	        $(BUILD)/fuzz/corpus-$$(basename $$f) || exit 1; done
 
 deps:
 	@sh tools/deps.sh
