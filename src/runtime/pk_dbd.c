@@ -154,7 +154,8 @@ leave:
 
 /* Every new connection of mod_dbd: SQLite must wait for the write lock rather than
  * fail. DBDInitSQL cannot do it: PRAGMA busy_timeout answers with a row, which
- * apr_dbd_query takes for an error, and mod_dbd would refuse the connection.
+ * apr_dbd_query takes for an error, and mod_dbd skips it (and every DBDInitSQL after it)
+ * without a word.
  * This runs after mod_dbd prepared the statements, so only settings that do not
  * expire prepared statements belong here (busy_timeout does not; foreign_keys does,
  * and apr_dbd's legacy sqlite3_prepare cannot recover from that). */
