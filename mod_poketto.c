@@ -545,6 +545,12 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 
 #define DEF_LIST_CACHE 512
 
+/* Before mod_dbd's child_init opens its first connections. */
+static void poketto_child_init_db(apr_pool_t *pchild, server_rec *s)
+{
+    pk_dbd_child_init(pchild, s);
+}
+
 static void poketto_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pk_respcache_child_init(pchild, DEF(srv_conf(s)->list_cache, DEF_LIST_CACHE));
@@ -575,6 +581,8 @@ static void poketto_register_hooks(apr_pool_t *p)
     ap_hook_post_config(poketto_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     /* every connection mod_dbd opens gets the settings the store relies on */
     pk_dbd_register_hooks();
+    /* an SQLite connection of the child's own before mod_dbd opens its pool */
+    ap_hook_child_init(poketto_child_init_db, NULL, before_dbd, APR_HOOK_MIDDLE);
     /* each child runs its own task engine: threads start here, after the fork */
     ap_hook_child_init(poketto_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* a graceful restart or stop: claim nothing new, hand unfinished tasks back */

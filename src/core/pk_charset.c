@@ -218,8 +218,8 @@ static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n, apr_size_t *bad
 
     *bad = 1;
     if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c >= 0xC2 && c <= 0xDF)
         need = 2;
     else if (c >= 0xE0 && c <= 0xEF) {
         need = 3;
@@ -237,7 +237,9 @@ static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n, apr_size_t *bad
     }
     else
         need = 0;
-    if (need > 0) {
+    if (need == 1)
+        len = 1;
+    else if (need > 0) {
         for (i = 1; i < need; ++i) {
             if (i >= n || s[i] < lo || s[i] > hi)
                 break;
@@ -258,9 +260,8 @@ static int ascii8(const unsigned char *s, int nul)
     uint64_t x;
 
     memcpy(&x, s, 8);
-    if (x & 0x8080808080808080ULL)
-        return 0;
-    return !nul || !((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL);
+    return !(x & 0x8080808080808080ULL)
+           && (!nul || !((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL));
 }
 
 apr_size_t pk_utf8_valid_prefix(const char *s, apr_size_t len)
@@ -395,13 +396,11 @@ static int get_attr(const char *s, apr_size_t end, apr_size_t *pos, attr_t *a)
 static int name_is(const attr_t *a, const char *lit)
 {
     apr_size_t n = strlen(lit), i;
+    int same = a->name_len == n;
 
-    if (a->name_len != n)
-        return 0;
-    for (i = 0; i < n; ++i)
-        if (lower((unsigned char)a->name[i]) != (unsigned char)lit[i])
-            return 0;
-    return 1;
+    for (i = 0; same && i < n; ++i)
+        same = lower((unsigned char)a->name[i]) == (unsigned char)lit[i];
+    return same;
 }
 
 /* The charset named in a Content-Type value ("text/html; charset=x"): sets *v, *n. */

@@ -23,7 +23,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <apr_date.h>
@@ -106,11 +105,11 @@ static int is_alnum(int c)
 static int ieq_n(const char *s, const char *lit, apr_size_t n)
 {
     apr_size_t i;
+    int same = 1;
 
-    for (i = 0; i < n; ++i)
-        if (!s[i] || ascii_lower((unsigned char)s[i]) != lit[i])
-            return 0;
-    return 1;
+    for (i = 0; same && i < n; ++i)
+        same = s[i] && ascii_lower((unsigned char)s[i]) == lit[i];
+    return same;
 }
 
 static int is_word(int c) /* JS \w */
@@ -124,28 +123,25 @@ static int is_word(int c) /* JS \w */
 static int ws_len(const unsigned char *s)
 {
     unsigned char c = s[0];
+    int w = 0;
 
     if (c == ' ' || (c >= 0x09 && c <= 0x0D))
-        return 1;
-    if (c < 0xC2)
-        return 0;
-    if (c == 0xC2)
-        return s[1] == 0xA0 ? 2 : 0;
-    if (c == 0xE1)
-        return (s[1] == 0x9A && s[2] == 0x80) ? 3 : 0;
-    if (c == 0xE2) {
-        if (s[1] == 0x80 && ((s[2] >= 0x80 && s[2] <= 0x8A) || s[2] == 0xA8
-                             || s[2] == 0xA9 || s[2] == 0xAF))
-            return 3;
-        if (s[1] == 0x81 && s[2] == 0x9F)
-            return 3;
-        return 0;
-    }
-    if (c == 0xE3)
-        return (s[1] == 0x80 && s[2] == 0x80) ? 3 : 0;
-    if (c == 0xEF)
-        return (s[1] == 0xBB && s[2] == 0xBF) ? 3 : 0;
-    return 0;
+        w = 1;
+    else if (c < 0xC2)
+        w = 0;
+    else if (c == 0xC2)
+        w = s[1] == 0xA0 ? 2 : 0;
+    else if (c == 0xE1)
+        w = (s[1] == 0x9A && s[2] == 0x80) ? 3 : 0;
+    else if (c == 0xE2)
+        w = ((s[1] == 0x80 && ((s[2] >= 0x80 && s[2] <= 0x8A) || s[2] == 0xA8 || s[2] == 0xA9
+                               || s[2] == 0xAF))
+             || (s[1] == 0x81 && s[2] == 0x9F)) ? 3 : 0;
+    else if (c == 0xE3)
+        w = (s[1] == 0x80 && s[2] == 0x80) ? 3 : 0;
+    else if (c == 0xEF)
+        w = (s[1] == 0xBB && s[2] == 0xBF) ? 3 : 0;
+    return w;
 }
 
 /* Copy of s with whitespace runs collapsed to one space and trimmed (from p). */
@@ -293,10 +289,9 @@ static void nodes_add(apr_pool_t *p, struct nodes *l, xmlNode *n);
 
 static int attached_under(const xmlNode *n, const xmlNode *root)
 {
-    for (; n; n = n->parent)
-        if (n == root)
-            return 1;
-    return 0;
+    while (n && n != root)
+        n = n->parent;
+    return n != NULL;
 }
 
 
@@ -337,8 +332,6 @@ static void sax_start(void *ud, const xmlChar *name, const xmlChar **atts)
     nd_t *d;
     int i;
 
-    if (!parent)
-        return;
     n = apr_pcalloc(c->p, sizeof(*n));
     n->type = XML_ELEMENT_NODE;
     n->name = name; /* a dictionary string, or a literal for implied elements */
@@ -358,13 +351,15 @@ static void sax_start(void *ud, const xmlChar *name, const xmlChar **atts)
     d->tag = (uint16_t)pk_sanitize_tag((const char *)name);
     n->_private = d;
     note_element(c, n, (pk_tag_e)d->tag);
-    n->parent = parent;
-    n->prev = parent->last;
-    if (parent->last)
-        parent->last->next = n;
-    else
-        parent->children = n;
-    parent->last = n;
+    if (parent) { /* (there is always one: the document, at least) */
+        n->parent = parent;
+        n->prev = parent->last;
+        if (parent->last)
+            parent->last->next = n;
+        else
+            parent->children = n;
+        parent->last = n;
+    }
     b->text = NULL;
     nodePush(ctxt, n); /* also enforces libxml2's depth limit (256) */
 }
@@ -385,9 +380,10 @@ static void sax_text(void *ud, const xmlChar *ch, int len)
     builder_t *b = ctxt->_private;
     xmlNode *parent = ctxt->node, *t;
 
-    if (!parent || len <= 0)
-        return;
-    if (b->text && parent->last == b->text) {
+    if (!parent || len <= 0) {
+        /* text outside any element: nothing to attach it to */
+    }
+    else if (b->text && parent->last == b->text) {
         /* characters come in chunks: extend the last text node */
         if (b->text_len + (apr_size_t)len + 1 > b->text_cap) {
             apr_size_t cap = b->text_cap * 2;
@@ -402,25 +398,26 @@ static void sax_text(void *ud, const xmlChar *ch, int len)
         memcpy(b->text->content + b->text_len, ch, (apr_size_t)len);
         b->text_len += (apr_size_t)len;
         b->text->content[b->text_len] = '\0';
-        return;
     }
-    t = apr_pcalloc(b->c->p, sizeof(*t));
-    t->type = XML_TEXT_NODE;
-    t->name = xmlStringText;
-    t->doc = ctxt->myDoc;
-    b->text_cap = (apr_size_t)len + 1 < 64 ? 64 : (apr_size_t)len * 2 + 1;
-    t->content = apr_palloc(b->c->p, b->text_cap);
-    memcpy(t->content, ch, (apr_size_t)len);
-    t->content[len] = '\0';
-    b->text_len = (apr_size_t)len;
-    t->parent = parent;
-    t->prev = parent->last;
-    if (parent->last)
-        parent->last->next = t;
-    else
-        parent->children = t;
-    parent->last = t;
-    b->text = t;
+    else {
+        t = apr_pcalloc(b->c->p, sizeof(*t));
+        t->type = XML_TEXT_NODE;
+        t->name = xmlStringText;
+        t->doc = ctxt->myDoc;
+        b->text_cap = (apr_size_t)len + 1 < 64 ? 64 : (apr_size_t)len * 2 + 1;
+        t->content = apr_palloc(b->c->p, b->text_cap);
+        memcpy(t->content, ch, (apr_size_t)len);
+        t->content[len] = '\0';
+        b->text_len = (apr_size_t)len;
+        t->parent = parent;
+        t->prev = parent->last;
+        if (parent->last)
+            parent->last->next = t;
+        else
+            parent->children = t;
+        parent->last = t;
+        b->text = t;
+    }
 }
 
 /* Parse UTF-8 HTML into a tree whose nodes live in c->p; registers the cleanup of
@@ -431,30 +428,33 @@ static htmlDocPtr parse_html(ctx_t *c, const char *buf, apr_size_t len, doc_owne
     htmlDocPtr doc = NULL;
     builder_t b;
 
-    if (!ctxt)
-        return NULL;
-    memset(c->by, 0, sizeof(c->by));
-    memset(&b, 0, sizeof(b));
-    b.c = c;
-    ctxt->_private = &b;
-    ctxt->sax->startElement = sax_start;
-    ctxt->sax->endElement = sax_end;
-    ctxt->sax->characters = sax_text;
-    ctxt->sax->cdataBlock = sax_text;
-    ctxt->sax->comment = NULL;
-    ctxt->sax->processingInstruction = NULL;
-    ctxt->sax->internalSubset = NULL;
-    ctxt->sax->externalSubset = NULL;
-    doc = htmlCtxtReadMemory(ctxt, buf, (int)len, NULL, "UTF-8",
-                             HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
-                             | HTML_PARSE_NONET | HTML_PARSE_NODEFDTD | HTML_PARSE_IGNORE_ENC);
-    if (doc) {
-        owner->doc = doc;
-        owner->dict = ctxt->dict;
-        xmlDictReference(ctxt->dict);
-        apr_pool_cleanup_register(c->p, owner, doc_cleanup, apr_pool_cleanup_null);
+    if (ctxt) {
+        if (len > 0x7ffffff0)
+            len = 0x7ffffff0; /* libxml2 takes an int */
+        memset(c->by, 0, sizeof(c->by));
+        memset(&b, 0, sizeof(b));
+        b.c = c;
+        ctxt->_private = &b;
+        ctxt->sax->startElement = sax_start;
+        ctxt->sax->endElement = sax_end;
+        ctxt->sax->characters = sax_text;
+        ctxt->sax->cdataBlock = sax_text;
+        ctxt->sax->comment = NULL;
+        ctxt->sax->processingInstruction = NULL;
+        ctxt->sax->internalSubset = NULL;
+        ctxt->sax->externalSubset = NULL;
+        doc = htmlCtxtReadMemory(ctxt, buf, (int)len, NULL, "UTF-8",
+                                 HTML_PARSE_RECOVER | HTML_PARSE_NOERROR
+                                 | HTML_PARSE_NOWARNING | HTML_PARSE_NONET
+                                 | HTML_PARSE_NODEFDTD | HTML_PARSE_IGNORE_ENC);
+        if (doc) {
+            owner->doc = doc;
+            owner->dict = ctxt->dict;
+            xmlDictReference(ctxt->dict);
+            apr_pool_cleanup_register(c->p, owner, doc_cleanup, apr_pool_cleanup_null);
+        }
+        xmlFreeParserCtxt(ctxt);
     }
-    xmlFreeParserCtxt(ctxt);
     return doc;
 }
 
@@ -508,10 +508,10 @@ static void replace_node(ctx_t *c, xmlNode *old, xmlNode *n, int keep_old)
 {
     (void)c;
     (void)keep_old;
-    if (n == old || !old->parent)
-        return;
-    link_before(old, n);
-    xmlUnlinkNode(old);
+    if (n != old && old->parent) {
+        link_before(old, n);
+        xmlUnlinkNode(old);
+    }
 }
 
 /* A new element (from the pool), not in the tree yet. name must outlive the pool
@@ -537,20 +537,14 @@ static void set_tag(ctx_t *c, xmlNode *n, const char *name)
 /* The value of an attribute without copying when possible; NULL if absent. */
 static const char *attr(const xmlNode *n, const char *name)
 {
-    const xmlAttr *a;
+    const xmlAttr *a = (n && n->type == XML_ELEMENT_NODE) ? n->properties : NULL;
+    const char *v = NULL;
 
-    if (!n || n->type != XML_ELEMENT_NODE)
-        return NULL;
-    for (a = n->properties; a; a = a->next) {
-        if (a->name[0] == name[0] && strcmp((const char *)a->name, name) == 0) {
-            if (!a->children)
-                return "";
-            if (!a->children->next && a->children->content)
-                return (const char *)a->children->content;
-            return "";
-        }
-    }
-    return NULL;
+    for (; a && !v; a = a->next)
+        if (a->name[0] == name[0] && strcmp((const char *)a->name, name) == 0)
+            v = (a->children && !a->children->next && a->children->content)
+                ? (const char *)a->children->content : "";
+    return v;
 }
 
 static const char *attr_or_empty(const xmlNode *n, const char *name)
@@ -583,69 +577,65 @@ static void set_attr_p(apr_pool_t *p, xmlNode *n, const char *name, const char *
 {
     xmlAttr *a, *last = NULL, *na;
 
-    for (a = n->properties; a; a = a->next) {
-        if (strcmp((const char *)a->name, name) == 0) {
-            a->children->content = (xmlChar *)apr_pstrdup(p, value);
-            return;
-        }
+    for (a = n->properties; a && strcmp((const char *)a->name, name) != 0; a = a->next)
         last = a;
+    if (a)
+        a->children->content = (xmlChar *)apr_pstrdup(p, value);
+    else {
+        na = new_attr(p, n, apr_pstrdup(p, name), value, strlen(value));
+        if (last) {
+            last->next = na;
+            na->prev = last;
+        }
+        else
+            n->properties = na;
     }
-    na = new_attr(p, n, apr_pstrdup(p, name), value, strlen(value));
-    if (last) {
-        last->next = na;
-        na->prev = last;
-    }
-    else
-        n->properties = na;
 }
 
 #define set_attr(n, name, value) set_attr_p(c->p, (n), (name), (value))
 
 static void unset_attr(xmlNode *n, const char *name)
 {
-    xmlAttr *a;
+    xmlAttr *a = n->properties;
 
-    for (a = n->properties; a; a = a->next)
-        if (strcmp((const char *)a->name, name) == 0) {
-            if (a->prev)
-                a->prev->next = a->next;
-            else
-                n->properties = a->next;
-            if (a->next)
-                a->next->prev = a->prev;
-            a->parent = NULL;
-            return;
-        }
+    while (a && strcmp((const char *)a->name, name) != 0)
+        a = a->next;
+    if (a) {
+        if (a->prev)
+            a->prev->next = a->next;
+        else
+            n->properties = a->next;
+        if (a->next)
+            a->next->prev = a->prev;
+        a->parent = NULL;
+    }
 }
 
 static xmlNode *first_el(const xmlNode *n)
 {
-    xmlNode *c;
+    xmlNode *c = n ? n->children : NULL;
 
-    for (c = n ? n->children : NULL; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE)
-            return c;
-    return NULL;
+    while (c && c->type != XML_ELEMENT_NODE)
+        c = c->next;
+    return c;
 }
 
 static xmlNode *next_el(const xmlNode *n)
 {
-    xmlNode *c;
+    xmlNode *c = n->next;
 
-    for (c = n->next; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE)
-            return c;
-    return NULL;
+    while (c && c->type != XML_ELEMENT_NODE)
+        c = c->next;
+    return c;
 }
 
 static xmlNode *prev_el(const xmlNode *n)
 {
-    xmlNode *c;
+    xmlNode *c = n->prev;
 
-    for (c = n->prev; c; c = c->prev)
-        if (c->type == XML_ELEMENT_NODE)
-            return c;
-    return NULL;
+    while (c && c->type != XML_ELEMENT_NODE)
+        c = c->prev;
+    return c;
 }
 
 static apr_size_t el_count(const xmlNode *n)
@@ -672,46 +662,52 @@ static int is_text(const xmlNode *n)
 /* Depth-first element traversal (Readability's _getNextNode). */
 static xmlNode *next_node(xmlNode *n, int skip_kids)
 {
-    xmlNode *r;
+    xmlNode *r = skip_kids ? NULL : first_el(n);
 
-    if (!skip_kids && (r = first_el(n)) != NULL)
-        return r;
-    if ((r = next_el(n)) != NULL)
-        return r;
-    do {
-        n = n->parent;
-    } while (n && is_elem(n) && !next_el(n));
-    return (n && is_elem(n)) ? next_el(n) : NULL;
+    if (!r)
+        r = next_el(n);
+    if (!r) {
+        do {
+            n = n->parent;
+        } while (n && is_elem(n) && !next_el(n));
+        r = (n && is_elem(n)) ? next_el(n) : NULL;
+    }
+    return r;
 }
 
 /* Next node in document order within root (any node type); NULL at the end. */
 static xmlNode *walk_next(const xmlNode *root, xmlNode *n, int skip_kids)
 {
+    xmlNode *r = NULL;
+
     if (!skip_kids && n->children && n->type == XML_ELEMENT_NODE)
-        return n->children;
-    while (n && n != root && !n->next)
-        n = n->parent;
-    return (!n || n == root) ? NULL : n->next;
+        r = n->children;
+    else {
+        while (n && n != root && !n->next)
+            n = n->parent;
+        r = (!n || n == root) ? NULL : n->next;
+    }
+    return r;
 }
 
 static int has_ancestor_tag(const xmlNode *n, pk_tag_e tag, int max_depth,
                             int need_datatable)
 {
-    int depth = 0;
+    int depth = 0, found = 0;
 
     if (max_depth == 0)
         max_depth = 3;
-    while (n->parent && is_elem(n->parent)) {
+    while (!found && n->parent && is_elem(n->parent)) {
         if (max_depth > 0 && depth > max_depth)
-            return 0;
-        if (tag_of(n->parent) == tag
-            && (!need_datatable || (n->parent->_private
-                                    && (((nd_t *)n->parent->_private)->flags & ND_DATATABLE))))
-            return 1;
+            break;
+        found = tag_of(n->parent) == tag
+                && (!need_datatable
+                    || (n->parent->_private
+                        && (((nd_t *)n->parent->_private)->flags & ND_DATATABLE)));
         n = n->parent;
         ++depth;
     }
-    return 0;
+    return found;
 }
 
 /* All descendant elements of root with one of the tags (document order). */
@@ -780,26 +776,21 @@ typedef struct {
 
 static void tm_cat(tm_t *a, const tm_t *b)
 {
-    if (b->len == 0)
-        return;
-    if (a->len == 0) {
-        *a = *b;
-        return;
+    if (b->len == 0) {
+        /* nothing to add */
     }
-    a->len += b->len - ((a->trail && b->lead) ? 1 : 0);
-    a->trail = b->trail;
-    a->allws = a->allws && b->allws;
+    else if (a->len == 0)
+        *a = *b;
+    else {
+        a->len += b->len - ((a->trail && b->lead) ? 1 : 0);
+        a->trail = b->trail;
+        a->allws = a->allws && b->allws;
+    }
 }
 
 static apr_size_t tm_trimmed(const tm_t *t)
 {
-    apr_size_t n = t->len;
-
-    if (t->allws || n == 0)
-        return 0;
-    n -= t->lead;
-    n -= t->trail;
-    return n;
+    return (t->allws || t->len == 0) ? 0 : t->len - t->lead - t->trail;
 }
 
 /* Measure a string; *commas / *commas_all (may be NULL) add its ASCII commas / all
@@ -882,19 +873,25 @@ static const tcache_t *text_measure(ctx_t *c, xmlNode *n)
 
 static unsigned sel_of(pk_tag_e t)
 {
+    unsigned sel = 0;
+
     switch (t) {
     case PK_TAG_SPAN: case PK_TAG_LI: case PK_TAG_TD: case PK_TAG_BLOCKQUOTE:
     case PK_TAG_DL: case PK_TAG_DIV: case PK_TAG_IMG: case PK_TAG_P: case PK_TAG_PRE:
     case PK_TAG_TABLE:
-        return SEL_TEXTISH;
+        sel = SEL_TEXTISH;
+        break;
     case PK_TAG_OL: case PK_TAG_UL:
-        return SEL_TEXTISH | SEL_LIST;
+        sel = SEL_TEXTISH | SEL_LIST;
+        break;
     case PK_TAG_H1: case PK_TAG_H2: case PK_TAG_H3: case PK_TAG_H4: case PK_TAG_H5:
     case PK_TAG_H6:
-        return SEL_HEADING;
+        sel = SEL_HEADING;
+        break;
     default:
-        return 0;
+        break;
     }
+    return sel;
 }
 
 typedef struct {
@@ -912,35 +909,29 @@ typedef struct {
  * "site.com.br"). From p; NULL without a host. */
 static const char *site_of(apr_pool_t *p, const char *url)
 {
-    const char *h, *e, *dots[3] = { NULL, NULL, NULL }, *s;
+    const char *h = url ? strstr(url, "://") : NULL, *e, *s, *site = NULL;
+    const char *dots[3] = { NULL, NULL, NULL };
     int nd = 0;
 
-    if (!url || !(h = strstr(url, "://")))
-        return NULL;
-    h += 3;
-    e = h + strcspn(h, "/?#:");
-    {
-        const char *at = memchr(h, '@', (apr_size_t)(e - h));
-        if (at)
-            h = at + 1;
-    }
-    for (s = e; s > h; --s)
-        if (s[-1] == '.') {
-            dots[nd++] = s - 1;
-            if (nd == 3)
-                break;
-        }
-    if (nd >= 2) {
-        const char *tld = dots[0] + 1, *sld = dots[1] + 1;
-        s = sld;
-        if (e - tld == 2 && dots[0] - sld <= 3 && nd >= 3)
-            s = dots[2] + 1;
-        else if (e - tld == 2 && dots[0] - sld <= 3)
-            s = h;
-    }
-    else
+    if (h) {
+        h += 3;
+        e = h + strcspn(h, "/?#:");
+        s = memchr(h, '@', (apr_size_t)(e - h));
+        if (s)
+            h = s + 1;
+        for (s = e; s > h && nd < 3; --s)
+            if (s[-1] == '.')
+                dots[nd++] = s - 1;
         s = h;
-    return apr_pstrmemdup(p, s, (apr_size_t)(e - s));
+        if (nd >= 2) {
+            const char *tld = dots[0] + 1, *sld = dots[1] + 1;
+            s = sld;
+            if (e - tld == 2 && dots[0] - sld <= 3)
+                s = nd >= 3 ? dots[2] + 1 : h;
+        }
+        site = apr_pstrmemdup(p, s, (apr_size_t)(e - s));
+    }
+    return site;
 }
 
 /* Does an <a> point into this site (or nowhere)? Cached in the node. */
@@ -1068,8 +1059,9 @@ static apr_size_t text_len(ctx_t *c, xmlNode *n)
     meas_t m;
 
     if (is_text(n))
-        return tm_trimmed(&text_measure(c, n)->tm);
-    measure(c, n, &m);
+        m.len = tm_trimmed(&text_measure(c, n)->tm);
+    else
+        measure(c, n, &m);
     return m.len;
 }
 
@@ -1085,14 +1077,18 @@ static double link_density(ctx_t *c, xmlNode *n)
 static const char *text_content(apr_pool_t *p, const xmlNode *root)
 {
     buf_t b = { p, NULL, 0, 0 };
+    const char *r;
     xmlNode *n;
 
     if (is_text(root))
-        return root->content ? (const char *)root->content : "";
-    for (n = root->children; n; n = walk_next(root, n, 0))
-        if (is_text(n) && n->content)
-            buf_str(&b, (const char *)n->content);
-    return buf_done(&b, NULL);
+        r = root->content ? (const char *)root->content : "";
+    else {
+        for (n = root->children; n; n = walk_next(root, n, 0))
+            if (is_text(n) && n->content)
+                buf_str(&b, (const char *)n->content);
+        r = buf_done(&b, NULL);
+    }
+    return r;
 }
 
 /* Readability's _getInnerText(e, true): trimmed, whitespace runs collapsed. */
@@ -1116,13 +1112,14 @@ static int str_has_nonws(const char *s)
 static int has_text(const xmlNode *root)
 {
     xmlNode *n;
+    int found = 0;
 
     if (is_text(root))
-        return root->content && str_has_nonws((const char *)root->content);
-    for (n = root->children; n; n = walk_next(root, n, 0))
-        if (is_text(n) && n->content && str_has_nonws((const char *)n->content))
-            return 1;
-    return 0;
+        found = root->content && str_has_nonws((const char *)root->content);
+    else
+        for (n = root->children; n && !found; n = walk_next(root, n, 0))
+            found = is_text(n) && n->content && str_has_nonws((const char *)n->content);
+    return found;
 }
 
 /* ========================================================================= */
@@ -1359,23 +1356,19 @@ static int style_is(const char *style, const char *prop, const char *value)
 
 static int probably_visible(const xmlNode *n)
 {
-    const char *style = attr(n, "style"), *aria;
+    const char *style = attr(n, "style"), *aria = attr(n, "aria-hidden");
+    const char *cl = attr(n, "class");
 
-    if (style && (style_is(style, "display", "none") || style_is(style, "visibility", "hidden")))
-        return 0;
-    if (attr(n, "hidden"))
-        return 0;
-    aria = attr(n, "aria-hidden");
-    if (aria && strcmp(aria, "true") == 0) {
-        const char *cl = attr(n, "class");
-        if (!cl || !strstr(cl, "fallback-image"))
-            return 0;
-    }
-    return 1;
+    return !(style && (style_is(style, "display", "none")
+                       || style_is(style, "visibility", "hidden")))
+           && !attr(n, "hidden")
+           && !(aria && strcmp(aria, "true") == 0 && !(cl && strstr(cl, "fallback-image")));
 }
 
 static int is_phrasing_tag(pk_tag_e t)
 {
+    int yes = 0;
+
     switch (t) {
     case PK_TAG_ABBR: case PK_TAG_AUDIO: case PK_TAG_B: case PK_TAG_BDO: case PK_TAG_BR:
     case PK_TAG_BUTTON: case PK_TAG_CITE: case PK_TAG_CODE: case PK_TAG_DATA:
@@ -1387,10 +1380,12 @@ static int is_phrasing_tag(pk_tag_e t)
     case PK_TAG_SMALL: case PK_TAG_SPAN: case PK_TAG_STRONG: case PK_TAG_SUB:
     case PK_TAG_SUP: case PK_TAG_TEXTAREA: case PK_TAG_TIME: case PK_TAG_VAR:
     case PK_TAG_WBR:
-        return 1;
+        yes = 1;
+        break;
     default:
-        return 0;
+        break;
     }
+    return yes;
 }
 
 /* Readability's _isPhrasingContent (a, del and ins are phrasing when all their
@@ -1399,31 +1394,34 @@ static int is_phrasing(const xmlNode *root)
 {
     const xmlNode *n;
     pk_tag_e t;
+    int yes;
 
     if (is_text(root))
-        return 1;
-    if (!is_elem(root))
-        return 0;
-    t = tag_of(root);
-    if (is_phrasing_tag(t))
-        return 1;
-    if (t != PK_TAG_A && t != PK_TAG_DEL && t != PK_TAG_INS)
-        return 0;
-    n = root->children;
-    while (n) {
-        int descend = 0;
-        if (!is_text(n)) {
-            if (!is_elem(n))
-                return 0;
-            t = tag_of(n);
-            if (t == PK_TAG_A || t == PK_TAG_DEL || t == PK_TAG_INS)
-                descend = 1;
-            else if (!is_phrasing_tag(t))
-                return 0;
+        yes = 1;
+    else if (!is_elem(root))
+        yes = 0;
+    else if (is_phrasing_tag(t = tag_of(root)))
+        yes = 1;
+    else if (t != PK_TAG_A && t != PK_TAG_DEL && t != PK_TAG_INS)
+        yes = 0;
+    else {
+        yes = 1;
+        n = root->children;
+        while (n && yes) {
+            int descend = 0;
+            if (!is_text(n)) {
+                t = tag_of(n);
+                if (!is_elem(n))
+                    yes = 0;
+                else if (t == PK_TAG_A || t == PK_TAG_DEL || t == PK_TAG_INS)
+                    descend = 1;
+                else
+                    yes = is_phrasing_tag(t);
+            }
+            n = walk_next(root, (xmlNode *)n, !descend);
         }
-        n = walk_next(root, (xmlNode *)n, !descend);
     }
-    return 1;
+    return yes;
 }
 
 /* Readability's _isWhitespace. */
@@ -1444,9 +1442,9 @@ static xmlNode *next_nonws(xmlNode *n)
 static int has_single_tag_inside(const xmlNode *e, pk_tag_e tag)
 {
     const xmlNode *c, *only = NULL;
-    int k = 0;
+    int k = 0, text = 0;
 
-    for (c = e->children; c; c = c->next) {
+    for (c = e->children; c && !text; c = c->next) {
         if (is_elem(c)) {
             only = c;
             ++k;
@@ -1455,31 +1453,30 @@ static int has_single_tag_inside(const xmlNode *e, pk_tag_e tag)
             /* "\S$": any text ending in non-whitespace */
             const char *s = (const char *)c->content;
             apr_size_t l = strlen(s);
-            if (l && !ws_len((const unsigned char *)s + l - 1)
-                && !(l >= 2 && ws_len((const unsigned char *)s + l - 2) == 2)
-                && !(l >= 3 && ws_len((const unsigned char *)s + l - 3) == 3))
-                return 0;
+            text = l && !ws_len((const unsigned char *)s + l - 1)
+                   && !(l >= 2 && ws_len((const unsigned char *)s + l - 2) == 2)
+                   && !(l >= 3 && ws_len((const unsigned char *)s + l - 3) == 3);
         }
     }
-    return k == 1 && tag_of(only) == tag;
+    return !text && k == 1 && tag_of(only) == tag;
 }
 
 static int is_element_without_content(const xmlNode *n)
 {
     const xmlNode *c;
     apr_size_t kids = 0, brhr = 0;
+    int empty = is_elem(n) && !has_text(n);
 
-    if (!is_elem(n) || has_text(n))
-        return 0;
-    for (c = n->children; c; c = c->next)
-        if (is_elem(c))
-            ++kids;
-    if (kids == 0)
-        return 1;
-    for (c = n->children; c; c = walk_next(n, (xmlNode *)c, 0))
-        if (is_elem(c) && (tag_of(c) == PK_TAG_BR || tag_of(c) == PK_TAG_HR))
-            ++brhr;
-    return kids == brhr;
+    if (empty) {
+        for (c = n->children; c; c = c->next)
+            if (is_elem(c))
+                ++kids;
+        for (c = kids ? n->children : NULL; c; c = walk_next(n, (xmlNode *)c, 0))
+            if (is_elem(c) && (tag_of(c) == PK_TAG_BR || tag_of(c) == PK_TAG_HR))
+                ++brhr;
+        empty = kids == brhr;
+    }
+    return empty;
 }
 
 static int is_div_to_p_elem(pk_tag_e t)
@@ -1492,11 +1489,11 @@ static int is_div_to_p_elem(pk_tag_e t)
 static int has_child_block(const xmlNode *root)
 {
     const xmlNode *n;
+    int found = 0;
 
-    for (n = root->children; n; n = walk_next(root, (xmlNode *)n, 0))
-        if (is_elem(n) && is_div_to_p_elem(tag_of(n)))
-            return 1;
-    return 0;
+    for (n = root->children; n && !found; n = walk_next(root, (xmlNode *)n, 0))
+        found = is_elem(n) && is_div_to_p_elem(tag_of(n));
+    return found;
 }
 
 /* Does the subtree hold a post embedded from a social network (the markup those
@@ -1505,17 +1502,15 @@ static int has_child_block(const xmlNode *root)
 static int has_social_embed(const xmlNode *root)
 {
     const xmlNode *n;
+    int found = 0;
 
-    for (n = root; n; n = walk_next(root, (xmlNode *)n, 0)) {
-        const char *cl;
-        if (!is_elem(n) || tag_of(n) != PK_TAG_BLOCKQUOTE)
-            continue;
-        cl = attr(n, "class");
-        if (cl && (strstr(cl, "twitter-tweet") || strstr(cl, "instagram-media")
-                   || strstr(cl, "tiktok-embed")))
-            return 1;
+    for (n = root; n && !found; n = walk_next(root, (xmlNode *)n, 0)) {
+        const char *cl = (is_elem(n) && tag_of(n) == PK_TAG_BLOCKQUOTE) ? attr(n, "class")
+                                                                         : NULL;
+        found = cl && (strstr(cl, "twitter-tweet") || strstr(cl, "instagram-media")
+                       || strstr(cl, "tiktok-embed"));
     }
-    return 0;
+    return found;
 }
 
 /* ========================================================================= */
@@ -1565,23 +1560,25 @@ static double text_similarity(apr_pool_t *p, const char *a, const char *b)
     tok_t *ta, *tb;
     apr_size_t na = js_tokens(p, a, &ta), nb = js_tokens(p, b, &tb), i, j;
     apr_size_t uniq_len = 0, all_len = 0, uniq_n = 0;
+    double sim = 0;
 
-    if (!na || !nb)
-        return 0;
-    for (i = 0; i < nb; ++i) {
-        int found = 0;
-        for (j = 0; j < na && !found; ++j)
-            found = ta[j].n == tb[i].n && memcmp(ta[j].s, tb[i].s, tb[i].n) == 0;
-        all_len += tb[i].n;
-        if (!found) {
-            uniq_len += tb[i].n;
-            ++uniq_n;
+    if (na && nb) {
+        for (i = 0; i < nb; ++i) {
+            int found = 0;
+            for (j = 0; j < na && !found; ++j)
+                found = ta[j].n == tb[i].n && memcmp(ta[j].s, tb[i].s, tb[i].n) == 0;
+            all_len += tb[i].n;
+            if (!found) {
+                uniq_len += tb[i].n;
+                ++uniq_n;
+            }
         }
+        all_len += nb - 1;
+        if (uniq_n)
+            uniq_len += uniq_n - 1;
+        sim = 1.0 - (double)uniq_len / (double)all_len;
     }
-    all_len += nb - 1;
-    if (uniq_n)
-        uniq_len += uniq_n - 1;
-    return 1.0 - (double)uniq_len / (double)all_len;
+    return sim;
 }
 
 /* JS str.split(/\s+/).length */
@@ -1621,19 +1618,20 @@ static apr_size_t utf8_chars(const char *s)
 static int title_sep(const char *s, int hier)
 {
     unsigned char c = (unsigned char)s[0];
+    int len = 0;
 
     if (c == '\\' || c == '/' || c == '>')
-        return 1;
-    if (c == 0xC2 && (unsigned char)s[1] == 0xBB)
-        return 2; /* » */
-    if (hier)
-        return 0;
-    if (c == '|' || c == '-')
-        return 1;
-    if (c == 0xE2 && (unsigned char)s[1] == 0x80
-        && ((unsigned char)s[2] == 0x93 || (unsigned char)s[2] == 0x94))
-        return 3; /* – — */
-    return 0;
+        len = 1;
+    else if (c == 0xC2 && (unsigned char)s[1] == 0xBB)
+        len = 2; /* » */
+    else if (hier)
+        len = 0;
+    else if (c == '|' || c == '-')
+        len = 1;
+    else if (c == 0xE2 && (unsigned char)s[1] == 0x80
+             && ((unsigned char)s[2] == 0x93 || (unsigned char)s[2] == 0x94))
+        len = 3; /* – — */
+    return len;
 }
 
 /* Byte offsets of every "\s[sep]\s" in s (the offset of the leading whitespace). */
@@ -1671,13 +1669,13 @@ static int heading_with_text(ctx_t *c, const char *text)
 {
     nodes_t l1 = collected(c, PK_TAG_H1), l2 = collected(c, PK_TAG_H2);
     apr_size_t i;
+    int found = 0;
 
-    for (i = 0; i < l1.n + l2.n; ++i) {
+    for (i = 0; i < l1.n + l2.n && !found; ++i) {
         xmlNode *h = i < l1.n ? l1.v[i] : l2.v[i - l1.n];
-        if (h->parent && strcmp(squash(c->p, text_content(c->p, h)), text) == 0)
-            return 1;
+        found = h->parent && strcmp(squash(c->p, text_content(c->p, h)), text) == 0;
     }
-    return 0;
+    return found;
 }
 
 /* Readability's _getArticleTitle. */
@@ -1757,17 +1755,15 @@ typedef struct {
 static const char *unescape_entities(apr_pool_t *p, const char *s)
 {
     buf_t b = { p, NULL, 0, 0 };
-    const char *c = s;
+    const char *c = (s && strchr(s, '&')) ? s : "";
 
-    if (!s || !strchr(s, '&'))
-        return s;
     while (*c) {
+        int done = 0;
         if (*c == '&') {
             static const struct { const char *e; char ch; } named[] = {
                 { "quot;", '"' }, { "amp;", '&' }, { "apos;", '\'' }, { "lt;", '<' },
                 { "gt;", '>' } };
             apr_size_t i;
-            int done = 0;
             for (i = 0; i < 5 && !done; ++i) {
                 apr_size_t l = strlen(named[i].e);
                 if (strncmp(c + 1, named[i].e, l) == 0) {
@@ -1824,13 +1820,13 @@ static const char *unescape_entities(apr_pool_t *p, const char *s)
                     done = 1;
                 }
             }
-            if (done)
-                continue;
         }
-        buf_add(&b, c, 1);
-        ++c;
+        if (!done) {
+            buf_add(&b, c, 1);
+            ++c;
+        }
     }
-    return buf_done(&b, NULL);
+    return (s && strchr(s, '&')) ? buf_done(&b, NULL) : s;
 }
 
 static const char *trim_dup(apr_pool_t *p, const char *s)
@@ -1864,29 +1860,27 @@ static int is_article_type_str(const char *t)
         "ScholarlyArticle", "SocialMediaPosting", "BlogPosting", "DiscussionForumPosting",
         "TechArticle", NULL };
     apr_size_t i, n = strlen(t);
+    int yes = strncmp(t, "Article", 7) == 0
+              || (n >= 12 && strcmp(t + n - 12, "APIReference") == 0);
 
-    if (strncmp(t, "Article", 7) == 0)
-        return 1;
-    if (n >= 12 && strcmp(t + n - 12, "APIReference") == 0)
-        return 1;
-    for (i = 0; mid[i]; ++i)
-        if (strstr(t, mid[i]))
-            return 1;
-    return 0;
+    for (i = 0; !yes && mid[i]; ++i)
+        yes = strstr(t, mid[i]) != NULL;
+    return yes;
 }
 
 static int is_article_type(const json_t *t)
 {
     size_t i;
     json_t *v;
+    int yes = 0;
 
     if (json_is_string(t))
-        return is_article_type_str(json_string_value(t));
-    if (json_is_array(t))
+        yes = is_article_type_str(json_string_value(t));
+    else if (json_is_array(t))
         json_array_foreach(t, i, v)
-            if (json_is_string(v) && is_article_type_str(json_string_value(v)))
-                return 1;
-    return 0;
+            if (!yes && json_is_string(v) && is_article_type_str(json_string_value(v)))
+                yes = 1;
+    return yes;
 }
 
 static int schema_org_url(const char *s)
@@ -2083,11 +2077,12 @@ static const char *meta_property(apr_pool_t *p, const char *prop)
     static const char *const post[] = { "author", "creator", "description",
                                         "published_time", "title", "site_name",
                                         "image", "locale", NULL };
+    const char *key = NULL;
     apr_size_t i;
     int a, b;
 
-    for (i = 0; prop[i]; ++i) {
-        for (a = 0; pre[a]; ++a) {
+    for (i = 0; prop[i] && !key; ++i) {
+        for (a = 0; pre[a] && !key; ++a) {
             apr_size_t la = strlen(pre[a]), j = i + la;
             if (!ieq_n(prop + i, pre[a], la))
                 continue;
@@ -2098,19 +2093,25 @@ static const char *meta_property(apr_pool_t *p, const char *prop)
             ++j;
             while (prop[j] == ' ' || prop[j] == '\t' || prop[j] == '\n')
                 ++j;
-            for (b = 0; post[b]; ++b) {
+            for (b = 0; post[b] && !key; ++b) {
                 apr_size_t lb = strlen(post[b]);
-                if (ieq_n(prop + j, post[b], lb)) {
-                    /* image and locale are ours (og:image, og:locale), not Readability's */
-                    if ((!strcmp(post[b], "image") || !strcmp(post[b], "locale"))
-                        && strcmp(pre[a], "og") != 0 && strcmp(pre[a], "twitter") != 0)
-                        continue;
-                    return apr_pstrcat(p, meta_name(p, pre[a], la, 0), ":", post[b], NULL);
+                int ok = ieq_n(prop + j, post[b], lb);
+                /* image and locale are ours (og:image, og:locale), not Readability's:
+                 * the whole value must be the name ("og:image:alt" is not an image) */
+                if (ok && (!strcmp(post[b], "image") || !strcmp(post[b], "locale"))) {
+                    const char *rest = prop + j + lb;
+                    if (!strcasecmp(rest, ":url") || !strcasecmp(rest, ":secure_url"))
+                        rest = "";
+                    while (*rest == ' ' || *rest == '\t' || *rest == '\n')
+                        ++rest;
+                    ok = !*rest && (!strcmp(pre[a], "og") || !strcmp(pre[a], "twitter"));
                 }
+                if (ok)
+                    key = apr_pstrcat(p, meta_name(p, pre[a], la, 0), ":", post[b], NULL);
             }
         }
     }
-    return NULL;
+    return key;
 }
 
 /* Readability's name pattern: ^\s*(?:(dc|dcterm|og|twitter|parsely|weibo:(article|
@@ -2121,7 +2122,7 @@ static const char *meta_name_key(apr_pool_t *p, const char *name)
                                        "weibo:article", "weibo:webpage", NULL };
     static const char *const post[] = { "author", "creator", "pub-date", "description",
                                         "title", "site_name", NULL };
-    const char *s = name, *body;
+    const char *s = name, *body, *key = NULL;
     apr_size_t n;
     int a, b;
 
@@ -2130,7 +2131,7 @@ static const char *meta_name_key(apr_pool_t *p, const char *name)
     n = strlen(s);
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
         --n;
-    for (a = -1; a < 0 || pre[a]; ++a) {
+    for (a = -1; (a < 0 || pre[a]) && !key; ++a) {
         body = s;
         if (a >= 0) {
             apr_size_t la = strlen(pre[a]);
@@ -2145,13 +2146,13 @@ static const char *meta_name_key(apr_pool_t *p, const char *name)
             while (*body == ' ' || *body == '\t')
                 ++body;
         }
-        for (b = 0; post[b]; ++b) {
+        for (b = 0; post[b] && !key; ++b) {
             apr_size_t lb = strlen(post[b]);
             if ((apr_size_t)(s + n - body) == lb && ieq_n(body, post[b], lb))
-                return meta_name(p, s, n, 1);
+                key = meta_name(p, s, n, 1);
         }
     }
-    return NULL;
+    return key;
 }
 
 static void read_meta(ctx_t *c, meta_t *m)
@@ -2205,12 +2206,11 @@ static void read_meta(ctx_t *c, meta_t *m)
 static int looks_like_url(const char *s)
 {
     const char *c = s;
+    int yes = is_alnum((unsigned char)*c) && !(*c >= '0' && *c <= '9');
 
-    if (!is_alnum((unsigned char)*c) || (*c >= '0' && *c <= '9'))
-        return 0;
-    while (is_alnum((unsigned char)*c) || *c == '+' || *c == '-' || *c == '.')
+    while (yes && (is_alnum((unsigned char)*c) || *c == '+' || *c == '-' || *c == '.'))
         ++c;
-    return *c == ':' && c[1] != '\0';
+    return yes && *c == ':' && c[1] != '\0';
 }
 
 typedef struct {
@@ -2282,35 +2282,29 @@ static void get_metadata(ctx_t *c, const jsonld_t *j, metadata_t *md)
 static int has_image_ext(const char *v)
 {
     const char *s;
+    int yes = 0;
 
-    for (s = strchr(v, '.'); s; s = strchr(s + 1, '.'))
-        if (ieq_n(s + 1, "jpg", 3) || ieq_n(s + 1, "jpeg", 4) || ieq_n(s + 1, "png", 3)
-            || ieq_n(s + 1, "webp", 4))
-            return 1;
-    return 0;
+    for (s = strchr(v, '.'); s && !yes; s = strchr(s + 1, '.'))
+        yes = ieq_n(s + 1, "jpg", 3) || ieq_n(s + 1, "jpeg", 4) || ieq_n(s + 1, "png", 3)
+              || ieq_n(s + 1, "webp", 4);
+    return yes;
 }
 
 /* Readability's _isSingleImage. */
 static xmlNode *single_image(xmlNode *n)
 {
-    while (n) {
-        if (tag_of(n) == PK_TAG_IMG)
-            return n;
-        if (el_count(n) != 1 || has_text(n))
-            return NULL;
-        n = first_el(n);
-    }
-    return NULL;
+    while (n && tag_of(n) != PK_TAG_IMG)
+        n = (el_count(n) != 1 || has_text(n)) ? NULL : first_el(n);
+    return n;
 }
 
 static xmlNode *first_desc(const xmlNode *root, pk_tag_e tag)
 {
-    xmlNode *n;
+    xmlNode *n = root ? root->children : NULL;
 
-    for (n = root ? root->children : NULL; n; n = walk_next(root, n, 0))
-        if (is_elem(n) && tag_of(n) == tag)
-            return n;
-    return NULL;
+    while (n && !(is_elem(n) && tag_of(n) == tag))
+        n = walk_next(root, n, 0);
+    return n;
 }
 
 /* Readability's _unwrapNoscriptImages. */
@@ -2465,12 +2459,11 @@ static int is_valid_byline(ctx_t *c, xmlNode *n)
 {
     const char *rel = attr(n, "rel"), *itemprop = attr(n, "itemprop");
     nd_t *d = hints(c, n);
-    apr_size_t len;
+    apr_size_t len = 0;
 
-    if (!((rel && !strcmp(rel, "author")) || (itemprop && strstr(itemprop, "author"))
-          || (d->h_all & H_BYLINE)))
-        return 0;
-    len = utf8_chars(trim_dup(c->p, text_content(c->p, n)));
+    if ((rel && !strcmp(rel, "author")) || (itemprop && strstr(itemprop, "author"))
+        || (d->h_all & H_BYLINE))
+        len = utf8_chars(trim_dup(c->p, text_content(c->p, n)));
     return len > 0 && len < 100;
 }
 
@@ -2478,22 +2471,20 @@ static int header_duplicates_title(ctx_t *c, xmlNode *n)
 {
     pk_tag_e t = tag_of(n);
 
-    if (t != PK_TAG_H1 && t != PK_TAG_H2)
-        return 0;
-    return text_similarity(c->p, c->article_title ? c->article_title : "",
-                           trim_dup(c->p, text_content(c->p, n))) > 0.75;
+    return (t == PK_TAG_H1 || t == PK_TAG_H2)
+           && text_similarity(c->p, c->article_title ? c->article_title : "",
+                              trim_dup(c->p, text_content(c->p, n))) > 0.75;
 }
 
 static int unlikely_role(const char *role)
 {
     static const char *const roles[] = { "menu", "menubar", "complementary", "navigation",
                                          "alert", "alertdialog", "dialog", NULL };
-    int i;
+    int i, yes = 0;
 
-    for (i = 0; role && roles[i]; ++i)
-        if (!strcmp(role, roles[i]))
-            return 1;
-    return 0;
+    for (i = 0; role && !yes && roles[i]; ++i)
+        yes = !strcmp(role, roles[i]);
+    return yes;
 }
 
 /* Put runs of phrasing content directly in a div into <p>s (Readability). */
@@ -2670,8 +2661,6 @@ static int grab_article(ctx_t *c, xmlNode *page, grab_t *g)
     tc = top[0];
     if (!tc || tag_of(tc) == PK_TAG_BODY) {
         tc = new_elem(c, "div");
-        if (!tc)
-            return 0;
         needed_new_top = 1;
         while (page->children)
             link_append(tc, page->children);
@@ -2745,8 +2734,6 @@ static int grab_article(ctx_t *c, xmlNode *page, grab_t *g)
 
     /* siblings of the top candidate that belong to the article */
     art = new_elem(c, "div");
-    if (!art)
-        return 0;
     threshold = score_of(tc) * 0.2 > 10 ? score_of(tc) * 0.2 : 10;
     parent = tc->parent;
     g->top_parent = parent;
@@ -2779,8 +2766,13 @@ static int grab_article(ctx_t *c, xmlNode *page, grab_t *g)
         }
         if (append) {
             pk_tag_e t = tag_of(sib);
+            /* Readability turns other siblings into <div>s (a <td> or a <form> would be
+             * filtered out later); elements whose meaning the HTML output needs (tables,
+             * figures, quotes, code, headings, definition lists) keep their tag */
             if (t != PK_TAG_DIV && t != PK_TAG_ARTICLE && t != PK_TAG_SECTION && t != PK_TAG_P
-                && t != PK_TAG_OL && t != PK_TAG_UL)
+                && t != PK_TAG_OL && t != PK_TAG_UL && t != PK_TAG_TABLE && t != PK_TAG_FIGURE
+                && t != PK_TAG_BLOCKQUOTE && t != PK_TAG_PRE && t != PK_TAG_DL
+                && !(t >= PK_TAG_H1 && t <= PK_TAG_H6))
                 set_tag(c, sib, "div");
             link_append(art, sib);
         }
@@ -2801,29 +2793,29 @@ static int is_video_url(ctx_t *c, const char *v)
     const char *const *h;
     const char *s = strstr(v, "//"), *e;
     apr_size_t hl;
+    int yes = 0;
 
-    if (!s)
-        return 0;
-    s += 2;
-    e = s + strcspn(s, "/?#:\"' ");
-    hl = (apr_size_t)(e - s);
-    for (h = c->video_hosts; *h; ++h) {
-        apr_size_t n = strlen(*h);
-        if ((hl == n && !strncasecmp(s, *h, n))
-            || (hl > n && s[hl - n - 1] == '.' && !strncasecmp(s + hl - n, *h, n)))
-            return 1;
+    if (s) {
+        s += 2;
+        e = s + strcspn(s, "/?#:\"' ");
+        hl = (apr_size_t)(e - s);
+        for (h = c->video_hosts; *h && !yes; ++h) {
+            apr_size_t n = strlen(*h);
+            yes = (hl == n && !strncasecmp(s, *h, n))
+                  || (hl > n && s[hl - n - 1] == '.' && !strncasecmp(s + hl - n, *h, n));
+        }
     }
-    return 0;
+    return yes;
 }
 
 static int attrs_have_video(ctx_t *c, const xmlNode *n)
 {
     const xmlAttr *a;
+    int yes = 0;
 
-    for (a = n->properties; a; a = a->next)
-        if (is_video_url(c, attr_or_empty(n, (const char *)a->name)))
-            return 1;
-    return 0;
+    for (a = n->properties; a && !yes; a = a->next)
+        yes = is_video_url(c, attr_or_empty(n, (const char *)a->name));
+    return yes;
 }
 
 /* Is an <object>/<embed>/<iframe> an allowed video? (attributes, and for <object>
@@ -2831,14 +2823,12 @@ static int attrs_have_video(ctx_t *c, const xmlNode *n)
 static int is_video_embed(ctx_t *c, xmlNode *n)
 {
     xmlNode *d;
+    int yes = attrs_have_video(c, n);
 
-    if (attrs_have_video(c, n))
-        return 1;
-    if (tag_of(n) == PK_TAG_OBJECT)
-        for (d = n->children; d; d = walk_next(n, d, 0))
-            if (is_elem(d) && attrs_have_video(c, d))
-                return 1;
-    return 0;
+    if (!yes && tag_of(n) == PK_TAG_OBJECT)
+        for (d = n->children; d && !yes; d = walk_next(n, d, 0))
+            yes = is_elem(d) && attrs_have_video(c, d);
+    return yes;
 }
 
 /* Readability's _clean: remove every descendant with the tag (videos excepted). */
@@ -2915,63 +2905,63 @@ static void mark_data_tables(ctx_t *c, xmlNode *root)
 /* data: URLs of base64 images: the media type (from p) and the payload length. */
 static const char *b64_data_url(apr_pool_t *p, const char *src, apr_size_t *payload)
 {
-    const char *s = src, *mt, *e;
+    const char *s = src, *mt = NULL, *e = NULL, *type = NULL;
+    int ok = ieq_n(s, "data:", 5);
 
-    if (!ieq_n(s, "data:", 5))
-        return NULL;
-    s += 5;
-    while (*s == ' ' || *s == '\t')
+    if (ok) {
+        s += 5;
+        while (*s == ' ' || *s == '\t')
+            ++s;
+        mt = s;
+        while (*s && *s != ';' && *s != ',' && *s != ' ')
+            ++s;
+        e = s;
+        while (*s == ' ')
+            ++s;
+        ok = e > mt && *s == ';';
+    }
+    if (ok) {
         ++s;
-    mt = s;
-    while (*s && *s != ';' && *s != ',' && *s != ' ')
-        ++s;
-    e = s;
-    if (e == mt)
-        return NULL;
-    while (*s == ' ')
-        ++s;
-    if (*s != ';')
-        return NULL;
-    ++s;
-    while (*s == ' ')
-        ++s;
-    if (!ieq_n(s, "base64", 6))
-        return NULL;
-    s += 6;
-    while (*s == ' ')
-        ++s;
-    if (*s != ',')
-        return NULL;
-    ++s;
-    *payload = strlen(s);
-    return apr_pstrmemdup(p, mt, (apr_size_t)(e - mt));
+        while (*s == ' ')
+            ++s;
+        ok = ieq_n(s, "base64", 6);
+    }
+    if (ok) {
+        s += 6;
+        while (*s == ' ')
+            ++s;
+        ok = *s == ',';
+    }
+    if (ok) {
+        *payload = strlen(s + 1);
+        type = apr_pstrmemdup(p, mt, (apr_size_t)(e - mt));
+    }
+    return type;
 }
 
 /* ".jpg 2x" style srcset values and single image URLs. */
 static int srcset_like(const char *v)
 {
     const char *s;
+    int yes = 0;
 
-    for (s = strchr(v, '.'); s; s = strchr(s + 1, '.')) {
+    for (s = strchr(v, '.'); s && !yes; s = strchr(s + 1, '.')) {
         int l = ieq_n(s + 1, "jpeg", 4) || ieq_n(s + 1, "webp", 4) ? 4
                 : (ieq_n(s + 1, "jpg", 3) || ieq_n(s + 1, "png", 3)) ? 3 : 0;
-        const char *q;
-        if (!l)
-            continue;
-        q = s + 1 + l;
-        if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r' && *q != '\f')
+        const char *q = s + 1 + l;
+        if (!l || (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r' && *q != '\f'))
             continue;
         while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '\f')
             ++q;
-        if (*q >= '0' && *q <= '9')
-            return 1;
+        yes = *q >= '0' && *q <= '9';
     }
-    return 0;
+    return yes;
 }
 
 static int single_url_like(const char *v)
 {
     const char *s = v, *st, *e;
+    int yes = 0;
 
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
         ++s;
@@ -2981,14 +2971,12 @@ static int single_url_like(const char *v)
     e = s;
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
         ++s;
-    if (*s || e == st)
-        return 0;
     /* \S+\.(jpg|jpeg|png|webp)\S* : an extension after at least one character */
-    for (s = st + 1; s < e; ++s)
-        if (*s == '.' && (ieq_n(s + 1, "jpg", 3) || ieq_n(s + 1, "jpeg", 4)
-                          || ieq_n(s + 1, "png", 3) || ieq_n(s + 1, "webp", 4)))
-            return 1;
-    return 0;
+    if (!*s && e > st)
+        for (s = st + 1; s < e && !yes; ++s)
+            yes = *s == '.' && (ieq_n(s + 1, "jpg", 3) || ieq_n(s + 1, "jpeg", 4)
+                                || ieq_n(s + 1, "png", 3) || ieq_n(s + 1, "webp", 4));
+    return yes;
 }
 
 /* Readability's _fixLazyImages. */
@@ -3066,31 +3054,35 @@ static void fix_lazy_images(ctx_t *c, xmlNode *root)
 static int is_ad_or_loading_word(const char *s)
 {
     static const char *const words[] = {
-        "ad", "advertising", "advertisement", "pub", "publicité", "werb", "werbung",
-        "广告", "Реклама", "реклама", "РЕКЛАМА", "Anuncio", "loading", "正在加载",
-        "Загрузка", "загрузка", "chargement", "cargando", NULL };
+        "ad", "advertising", "advertisement", "pub", "publicit\xc3\xa9", "werb", "werbung",
+        "\xe5\xb9\xbf\xe5\x91\x8a", "\xd0\xa0\xd0\xb5\xd0\xba\xd0\xbb\xd0\xb0\xd0\xbc\xd0\xb0",
+        "\xd1\x80\xd0\xb5\xd0\xba\xd0\xbb\xd0\xb0\xd0\xbc\xd0\xb0",
+        "\xd0\xa0\xd0\x95\xd0\x9a\xd0\x9b\xd0\x90\xd0\x9c\xd0\x90", "Anuncio", "loading",
+        "\xe6\xad\xa3\xe5\x9c\xa8\xe5\x8a\xa0\xe8\xbd\xbd",
+        "\xd0\x97\xd0\xb0\xd0\xb3\xd1\x80\xd1\x83\xd0\xb7\xd0\xba\xd0\xb0",
+        "\xd0\xb7\xd0\xb0\xd0\xb3\xd1\x80\xd1\x83\xd0\xb7\xd0\xba\xd0\xb0", "chargement",
+        "cargando", NULL };
     apr_size_t n = strlen(s), i;
+    int yes = 0;
 
     /* the loading words may end with "…" or "..." */
     if (n > 3 && !strcmp(s + n - 3, "..."))
         n -= 3;
     else if (n > 3 && !strcmp(s + n - 3, "\xe2\x80\xa6"))
         n -= 3;
-    for (i = 0; words[i]; ++i)
-        if (strlen(words[i]) == n && strncasecmp(s, words[i], n) == 0)
-            return 1;
-    return 0;
+    for (i = 0; words[i] && !yes; ++i)
+        yes = strlen(words[i]) == n && strncasecmp(s, words[i], n) == 0;
+    return yes;
 }
 
 /* Readability's _cleanConditionally. */
 static void clean_conditionally(ctx_t *c, xmlNode *e, pk_tag_e tag)
 {
-    nodes_t l;
+    nodes_t l = { NULL, 0, 0 };
     apr_size_t i;
 
-    if (!(c->flags & FLAG_CLEAN_CONDITIONALLY))
-        return;
-    l = by_tag(c->p, e, tag);
+    if (c->flags & FLAG_CLEAN_CONDITIONALLY)
+        l = by_tag(c->p, e, tag);
     for (i = l.n; i > 0; --i) {
         xmlNode *n = l.v[i - 1];
         meas_t m;
@@ -3273,6 +3265,8 @@ static void prep_article(ctx_t *c, xmlNode *art)
 
 static int is_block_tag(pk_tag_e t)
 {
+    int yes = 0;
+
     switch (t) {
     case PK_TAG_P: case PK_TAG_DIV: case PK_TAG_SECTION: case PK_TAG_ARTICLE:
     case PK_TAG_H1: case PK_TAG_H2: case PK_TAG_H3: case PK_TAG_H4: case PK_TAG_H5:
@@ -3280,20 +3274,22 @@ static int is_block_tag(pk_tag_e t)
     case PK_TAG_DD: case PK_TAG_DT: case PK_TAG_BLOCKQUOTE: case PK_TAG_PRE:
     case PK_TAG_TABLE: case PK_TAG_FIGURE: case PK_TAG_HEADER: case PK_TAG_FOOTER:
     case PK_TAG_ASIDE: case PK_TAG_NAV: case PK_TAG_FORM: case PK_TAG_MAIN:
-        return 1;
+        yes = 1;
+        break;
     default:
-        return 0;
+        break;
     }
+    return yes;
 }
 
 static int has_block_child(const xmlNode *n)
 {
     const xmlNode *c;
+    int yes = 0;
 
-    for (c = n->children; c; c = c->next)
-        if (is_elem(c) && is_block_tag(tag_of(c)))
-            return 1;
-    return 0;
+    for (c = n->children; c && !yes; c = c->next)
+        yes = is_elem(c) && is_block_tag(tag_of(c));
+    return yes;
 }
 
 /* Words of page furniture: a block that says only this is not article text. */
@@ -3321,23 +3317,20 @@ static int is_chrome_text(const char *t)
         "publicidad", "lees ook", "advertentie", "czytaj także", "reklama",
         "читайте также", "реклама", "关注我们", "广告", NULL };
     apr_size_t n = strlen(t), i;
+    int yes = 0;
 
     while (n > 0 && (t[n - 1] == ':' || t[n - 1] == ' ' || t[n - 1] == '.'))
         --n;
-    if (n == 0)
-        return 0;
-    for (i = 0; words[i]; ++i)
-        if (strlen(words[i]) == n && strncasecmp(t, words[i], n) == 0)
-            return 1;
+    for (i = 0; n > 0 && words[i] && !yes; ++i)
+        yes = strlen(words[i]) == n && strncasecmp(t, words[i], n) == 0;
     /* "Image 3 of 12" */
-    if (ieq_n(t, "image ", 6) || ieq_n(t, "photo ", 6) || ieq_n(t, "slide ", 6)) {
+    if (!yes && (ieq_n(t, "image ", 6) || ieq_n(t, "photo ", 6) || ieq_n(t, "slide ", 6))) {
         const char *c = t + 6;
         while (*c >= '0' && *c <= '9')
             ++c;
-        if (c > t + 6 && ieq_n(c, " of ", 4))
-            return 1;
+        yes = c > t + 6 && ieq_n(c, " of ", 4);
     }
-    return 0;
+    return yes;
 }
 
 /* A photo credit on a line of its own: "(Image credit: X)", "Photo: X", "© X". */
@@ -3349,14 +3342,12 @@ static int is_credit_text(const char *t)
         "credit:", "credits:", "picture:", "foto:", "fotos:", "imagem:", "bild:", "source:",
         "illustration:", NULL };
     apr_size_t i, n = strlen(t);
+    int yes = n <= 80 && (strstr(t, "\xc2\xa9") || strstr(t, "Getty Images")
+                          || strstr(t, "Shutterstock"));
 
-    if (n > 160)
-        return 0;
-    for (i = 0; starts[i]; ++i)
-        if (ieq_n(t, starts[i], strlen(starts[i])))
-            return 1;
-    return n <= 80 && (strstr(t, "\xc2\xa9") || strstr(t, "Getty Images")
-                       || strstr(t, "Shutterstock"));
+    for (i = 0; n <= 160 && !yes && starts[i]; ++i)
+        yes = ieq_n(t, starts[i], strlen(starts[i]));
+    return yes;
 }
 
 /* A bare URL. */
@@ -3382,9 +3373,9 @@ static int is_date_text(const char *t)
         "ago", "day", "days", "hour", "hours", "minute", "minutes", "min", "mins", "st",
         "nd", "rd", "th", "of", NULL };
     const char *c = t;
-    int digits = 0, words_seen = 0;
+    int digits = 0, words_seen = 0, other = 0;
 
-    while (*c) {
+    while (*c && !other) {
         if (is_alnum((unsigned char)*c)) {
             const char *st = c;
             apr_size_t n, i;
@@ -3406,16 +3397,15 @@ static int is_date_text(const char *t)
             }
             for (i = 0; words[i] && !known; ++i)
                 known = strlen(words[i]) == n && ieq_n(st, words[i], n);
-            if (!known)
-                return 0;
+            other = !known;
             ++words_seen;
         }
         else if ((unsigned char)*c >= 0x80)
-            return 0; /* another script: do not guess */
+            other = 1; /* another script: do not guess */
         else
             ++c;
     }
-    return digits >= 2;
+    return !other && digits >= 2;
 }
 
 /* Take out what Readability leaves in: navigation, lists of links, blocks that are
@@ -3469,10 +3459,6 @@ static void refine(ctx_t *c, xmlNode *art)
             if (((d->h_all & H_BOILER) && len * 5 <= total)
                 || ((d->h_all & (H_DATE | H_BYLINE)) && len < 150)) {
                 xmlNode *next = walk_next(art, n, 1);
-                if (getenv("PK_DEBUG"))
-                    fprintf(stderr, "refine: box %s.%s#%s len %lu/%lu\n", (const char *)n->name,
-                            attr_or_empty(n, "class"), attr_or_empty(n, "id"),
-                            (unsigned long)len, (unsigned long)total);
                 drop(c, n);
                 n = next;
                 continue;
@@ -3495,9 +3481,6 @@ static void refine(ctx_t *c, xmlNode *art)
             continue;
         if (m.n_li >= 2 && m.link_len / (double)m.len >= 0.6
             && (double)m.len / (double)m.n_li < 100 && m.link_int >= m.link_len * 0.5) {
-            if (getenv("PK_DEBUG"))
-                fprintf(stderr, "refine: list %s.%s len %lu\n", (const char *)n->name,
-                        attr_or_empty(n, "class"), (unsigned long)m.len);
             drop(c, n);
         }
     }
@@ -3511,17 +3494,12 @@ static void refine(ctx_t *c, xmlNode *art)
         if (m.len == 0)
             continue;
         if (m.len < 200 && m.link_len / (double)m.len >= 0.75 && m.link_int >= m.link_len * 0.5) {
-            if (getenv("PK_DEBUG"))
-                fprintf(stderr, "refine: links %s.%s: %s\n", (const char *)n->name,
-                        attr_or_empty(n, "class"), inner_text(c->p, n));
             drop(c, n);
         }
         else if (m.len <= 160) {
             const char *t = inner_text(c->p, n);
             if ((m.len <= 80 && (is_chrome_text(t) || is_url_text(t) || is_date_text(t)))
                 || is_credit_text(t)) {
-                if (getenv("PK_DEBUG"))
-                    fprintf(stderr, "refine: chrome %s: %s\n", (const char *)n->name, t);
                 drop(c, n);
             }
         }
@@ -3561,6 +3539,8 @@ typedef enum { TX_INLINE, TX_BLOCK, TX_LINE, TX_CELL, TX_SKIP, TX_BR, TX_PRE } t
 
 static tx_kind_e text_kind(pk_tag_e t)
 {
+    tx_kind_e k = TX_INLINE;
+
     switch (t) {
     case PK_TAG_ADDRESS: case PK_TAG_ARTICLE: case PK_TAG_ASIDE: case PK_TAG_BLOCKQUOTE:
     case PK_TAG_BODY: case PK_TAG_CENTER: case PK_TAG_DETAILS: case PK_TAG_DIALOG:
@@ -3572,15 +3552,20 @@ static tx_kind_e text_kind(pk_tag_e t)
     case PK_TAG_NAV: case PK_TAG_OL: case PK_TAG_P: case PK_TAG_SECTION:
     case PK_TAG_SUMMARY: case PK_TAG_TABLE: case PK_TAG_UL: case PK_TAG_SEARCH:
     case PK_TAG_TBODY: case PK_TAG_THEAD: case PK_TAG_TFOOT:
-        return TX_BLOCK;
+        k = TX_BLOCK;
+        break;
     case PK_TAG_LI: case PK_TAG_DT: case PK_TAG_DD: case PK_TAG_TR: case PK_TAG_CAPTION:
-        return TX_LINE;
+        k = TX_LINE;
+        break;
     case PK_TAG_TD: case PK_TAG_TH:
-        return TX_CELL;
+        k = TX_CELL;
+        break;
     case PK_TAG_BR:
-        return TX_BR;
+        k = TX_BR;
+        break;
     case PK_TAG_PRE: case PK_TAG_LISTING: case PK_TAG_XMP: case PK_TAG_PLAINTEXT:
-        return TX_PRE;
+        k = TX_PRE;
+        break;
     case PK_TAG_SCRIPT: case PK_TAG_STYLE: case PK_TAG_NOSCRIPT: case PK_TAG_TEMPLATE:
     case PK_TAG_HEAD: case PK_TAG_TITLE: case PK_TAG_SVG: case PK_TAG_MATH:
     case PK_TAG_CANVAS: case PK_TAG_IFRAME: case PK_TAG_OBJECT: case PK_TAG_EMBED:
@@ -3589,10 +3574,12 @@ static tx_kind_e text_kind(pk_tag_e t)
     case PK_TAG_VIDEO: case PK_TAG_AUDIO: case PK_TAG_MAP: case PK_TAG_FRAMESET:
     case PK_TAG_NOFRAMES: case PK_TAG_NOEMBED: case PK_TAG_META: case PK_TAG_LINK:
     case PK_TAG_BASE: case PK_TAG_OUTPUT: case PK_TAG_PROGRESS: case PK_TAG_METER:
-        return TX_SKIP;
+        k = TX_SKIP;
+        break;
     default:
-        return TX_INLINE;
+        break;
     }
+    return k;
 }
 
 typedef struct {
@@ -3625,44 +3612,40 @@ static void tx_text(text_t *t, const char *s)
     int w;
 
     if (t->pre) {
-        apr_size_t n = strlen(s);
-        if (n == 0)
-            return;
-        if (t->b.len == 0 || t->pending) {
+        if (t->b.len == 0 || t->pending)
             while (*s == '\n' || *s == '\r')
                 ++s;
-            n = strlen(s);
+        if (*s) {
+            tx_flush(t);
+            buf_add(&t->b, s, strlen(s));
         }
-        if (n == 0)
-            return;
-        tx_flush(t);
-        buf_add(&t->b, s, n);
-        return;
     }
-    while (*u) {
-        const unsigned char *st;
-        if ((w = ws_len(u)) > 0) {
-            t->space = 1;
-            u += w;
-            continue;
+    else {
+        while (*u) {
+            const unsigned char *st;
+            if ((w = ws_len(u)) > 0) {
+                t->space = 1;
+                u += w;
+                continue;
+            }
+            st = u;
+            while (*u && !ws_len(u))
+                ++u;
+            tx_flush(t);
+            buf_add(&t->b, (const char *)st, (apr_size_t)(u - st));
         }
-        st = u;
-        while (*u && !ws_len(u))
-            ++u;
-        tx_flush(t);
-        buf_add(&t->b, (const char *)st, (apr_size_t)(u - st));
     }
 }
 
 /* The text of root's subtree: blocks separated by a blank line, list items and table
  * rows by a line break, <pre> kept as it is. */
-static const char *to_text(ctx_t *c, xmlNode *root, apr_size_t *len)
+static const char *to_text(ctx_t *c, apr_pool_t *p, xmlNode *root, apr_size_t *len)
 {
     text_t t;
     xmlNode *n;
 
     memset(&t, 0, sizeof(t));
-    t.b.p = c->p;
+    t.b.p = p;
     n = root->children;
     while (n) {
         int descend = 0;
@@ -3745,26 +3728,26 @@ static const char *to_text(ctx_t *c, xmlNode *root, apr_size_t *len)
 /* Decode one UTF-8 character (input is valid UTF-8); returns its length. */
 static int utf8_cp(const unsigned char *s, unsigned long *cp)
 {
-    if (s[0] < 0x80) {
+    int len = 1;
+
+    *cp = 0xFFFD;
+    if (s[0] < 0x80)
         *cp = s[0];
-        return 1;
-    }
-    if ((s[0] & 0xE0) == 0xC0 && s[1]) {
+    else if ((s[0] & 0xE0) == 0xC0 && s[1]) {
         *cp = ((unsigned long)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
-        return 2;
+        len = 2;
     }
-    if ((s[0] & 0xF0) == 0xE0 && s[1] && s[2]) {
+    else if ((s[0] & 0xF0) == 0xE0 && s[1] && s[2]) {
         *cp = ((unsigned long)(s[0] & 0x0F) << 12) | ((unsigned long)(s[1] & 0x3F) << 6)
               | (s[2] & 0x3F);
-        return 3;
+        len = 3;
     }
-    if ((s[0] & 0xF8) == 0xF0 && s[1] && s[2] && s[3]) {
+    else if ((s[0] & 0xF8) == 0xF0 && s[1] && s[2] && s[3]) {
         *cp = ((unsigned long)(s[0] & 0x07) << 18) | ((unsigned long)(s[1] & 0x3F) << 12)
               | ((unsigned long)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-        return 4;
+        len = 4;
     }
-    *cp = 0xFFFD;
-    return 1;
+    return len;
 }
 
 apr_size_t pk_extract_word_count(const char *text)
@@ -3816,15 +3799,14 @@ const char *pk_extract_escape(apr_pool_t *p, const char *text)
 
 static int digits(const char *s, int n, int *v)
 {
-    int i;
+    int i, ok = 1;
 
     *v = 0;
-    for (i = 0; i < n; ++i) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
+    for (i = 0; i < n && ok; ++i) {
+        ok = s[i] >= '0' && s[i] <= '9';
         *v = *v * 10 + (s[i] - '0');
     }
-    return 1;
+    return ok;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
@@ -3852,14 +3834,10 @@ static const char *format_utc(apr_pool_t *p, apr_time_t t)
 
 const char *pk_extract_iso8601(apr_pool_t *p, const char *in)
 {
-    const char *s, *r = NULL;
+    const char *s = in ? trim_dup(p, in) : "", *r = NULL;
     int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, has_time = 0, has_off = 0, sign = 1;
-    apr_size_t n;
+    apr_size_t n = strlen(s);
 
-    if (!in)
-        return NULL;
-    s = trim_dup(p, in);
-    n = strlen(s);
     if (n >= 10 && digits(s, 4, &y) && (s[4] == '-' || s[4] == '/') && digits(s + 5, 2, &mo)
         && s[7] == s[4] && digits(s + 8, 2, &d)) {
         const char *c = s + 10;
@@ -3946,31 +3924,21 @@ static char *norm_key(apr_pool_t *p, const char *s, apr_size_t n)
 static int names_site(apr_pool_t *p, const char *s, apr_size_t n, const char *site,
                       const char *url)
 {
-    const char *k = norm_key(p, s, n);
+    const char *k = norm_key(p, s, n), *h = url ? strstr(url, "://") : NULL, *e, *dot;
+    apr_size_t hl;
+    int yes = *k && site && *site && !strcmp(k, norm_key(p, site, strlen(site)));
 
-    if (!*k)
-        return 0;
-    if (site && *site && !strcmp(k, norm_key(p, site, strlen(site))))
-        return 1;
-    if (url) {
-        const char *h = strstr(url, "://"), *e;
-        apr_size_t hl;
-        if (!h)
-            return 0;
+    if (*k && !yes && h) {
         h += 3;
         e = h + strcspn(h, "/:?#");
         if ((apr_size_t)(e - h) > 4 && ieq_n(h, "www.", 4))
             h += 4;
         hl = (apr_size_t)(e - h);
-        if (!strcmp(k, norm_key(p, h, hl)))
-            return 1; /* "Example.com" */
-        {
-            const char *dot = memchr(h, '.', hl);
-            if (dot && !strcmp(k, norm_key(p, h, (apr_size_t)(dot - h))))
-                return 1; /* "Example" for example.com */
-        }
+        dot = memchr(h, '.', hl);
+        yes = !strcmp(k, norm_key(p, h, hl))                        /* "Example.com" */
+              || (dot && !strcmp(k, norm_key(p, h, (apr_size_t)(dot - h)))); /* "Example" */
     }
-    return 0;
+    return yes;
 }
 
 /* Length of a title separator " | " etc. at s (0 if none). */
@@ -3979,12 +3947,12 @@ static int suffix_sep(const char *s)
     static const char *const seps[] = { " | ", " - ", " \xe2\x80\x93 ", " \xe2\x80\x94 ",
                                         " \xc2\xb7 ", " \xe2\x80\xa2 ", " \xc2\xbb ", " :: ",
                                         " : ", " // ", NULL };
-    int i;
+    int i, len = 0;
 
-    for (i = 0; seps[i]; ++i)
+    for (i = 0; seps[i] && !len; ++i)
         if (!strncmp(s, seps[i], strlen(seps[i])))
-            return (int)strlen(seps[i]);
-    return 0;
+            len = (int)strlen(seps[i]);
+    return len;
 }
 
 /* The title without a leading or trailing part that names the site. */
@@ -4017,12 +3985,11 @@ static const char *strip_site(apr_pool_t *p, const char *title, const char *site
 
 static xmlNode *find_body(xmlNode *root)
 {
-    xmlNode *n;
+    xmlNode *n = root ? root->children : NULL;
 
-    for (n = root ? root->children : NULL; n; n = n->next)
-        if (is_elem(n) && tag_of(n) == PK_TAG_BODY)
-            return n;
-    return NULL;
+    while (n && !(is_elem(n) && tag_of(n) == PK_TAG_BODY))
+        n = n->next;
+    return n;
 }
 
 static const char *find_base(ctx_t *c, const char *url)
@@ -4064,35 +4031,35 @@ static int run_attempt(ctx_t *c, const char *buf, apr_size_t len, int first,
     memset(at, 0, sizeof(*at));
     owner = apr_pcalloc(c->p, sizeof(*owner));
     c->doc = parse_html(c, buf, len, owner);
-    if (!c->doc)
-        return 0;
-    at->owner = owner;
-    c->owner = owner;
-    c->hint_cache = NULL;
-    root = xmlDocGetRootElement(c->doc);
-    if (!root)
-        return 0;
-    unwrap_noscript_images(c);
-    if (first)
-        read_jsonld(c, &j);
-    remove_collected(c, PK_TAG_SCRIPT);
-    remove_collected(c, PK_TAG_NOSCRIPT);
-    body = find_body(root);
-    if (body) {
-        replace_brs(c, body);
-        fonts = collected(c, PK_TAG_FONT);
-        for (i = 0; i < fonts.n; ++i)
-            set_tag(c, fonts.v[i], "span");
+    root = c->doc ? xmlDocGetRootElement(c->doc) : NULL;
+    if (c->doc) {
+        at->owner = owner;
+        c->owner = owner;
+        c->hint_cache = NULL;
     }
-    if (first) {
-        get_metadata(c, &j, md);
-        c->article_title = md->title;
-        c->have_meta_byline = md->byline && *md->byline;
-        *base = find_base(c, url);
-        c->site = site_of(c->p, *base);
+    if (root) {
+        unwrap_noscript_images(c);
+        if (first)
+            read_jsonld(c, &j);
+        remove_collected(c, PK_TAG_SCRIPT);
+        remove_collected(c, PK_TAG_NOSCRIPT);
+        body = find_body(root);
+        if (body) {
+            replace_brs(c, body);
+            fonts = collected(c, PK_TAG_FONT);
+            for (i = 0; i < fonts.n; ++i)
+                set_tag(c, fonts.v[i], "span");
+        }
+        if (first) {
+            get_metadata(c, &j, md);
+            c->article_title = md->title;
+            c->have_meta_byline = md->byline && *md->byline;
+            *base = find_base(c, url);
+            c->site = site_of(c->p, *base);
+        }
+        at->ok = grab_article(c, body ? body : root, &at->g);
+        at->lang = c->article_lang;
     }
-    at->ok = grab_article(c, body ? body : root, &at->g);
-    at->lang = c->article_lang;
     return at->ok;
 }
 
@@ -4114,10 +4081,11 @@ static const char *dir_of(const attempt_t *at)
     return (d && *d) ? d : NULL;
 }
 
-apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const char *url,
-                        const pk_extract_opts *opts, pk_article **out)
+/* pk_extract() once its arguments are checked: the article, or NULL when the page has
+ * neither a title nor any text. */
+static pk_article *extract_article(apr_pool_t *p, const char *html, apr_size_t len,
+                                   const char *url, const pk_extract_opts *opts)
 {
-    apr_status_t rv = APR_SUCCESS;
     apr_size_t max = (opts && opts->max_bytes) ? opts->max_bytes : PK_EXTRACT_MAX_BYTES;
     apr_size_t slen = 0, plen = 0;
     const char *src = html, *base = url, *excerpt;
@@ -4133,12 +4101,9 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
     const char *byline_before = NULL, *best_byline = NULL;
     pk_article *a;
     pk_sanitize_opts so;
+    apr_pool_t *scratch; /* the bytes and the trees: gone when this returns */
 
-    if ((!html && len > 0) || !out)
-        return APR_EINVAL;
-    *out = NULL;
-    if (!html)
-        html = "";
+    apr_pool_create(&scratch, p);
     if (len > max) {
         /* cut at the last tag boundary before the cap */
         const char *gt = NULL;
@@ -4150,9 +4115,10 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
     }
     /* valid UTF-8 without NULs for libxml2 */
     if (pk_utf8_valid_prefix(html, len) != len || memchr(html, '\0', len)) {
-        rv = pk_charset_to_utf8(p, html, len, "utf-8", &src, &slen, NULL);
-        if (rv != APR_SUCCESS)
-            return rv;
+        if (pk_charset_to_utf8(scratch, html, len, "utf-8", &src, &slen, NULL) != APR_SUCCESS) {
+            src = ""; /* cannot happen: html is not NULL */
+            slen = 0;
+        }
     }
     else
         slen = len;
@@ -4162,7 +4128,7 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
     }
     if (slen > 0x7ffffff0)
         slen = 0x7ffffff0;
-    stripped = pk_sanitize_prestrip(p, src, slen, &plen);
+    stripped = pk_sanitize_prestrip(scratch, src, slen, &plen);
 
     memset(&c, 0, sizeof(c));
     memset(&md, 0, sizeof(md));
@@ -4179,7 +4145,7 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
         int f = k < 4 ? flags[k] : best_flags;
         if (k == 4 && best_flags < 0)
             break;
-        if (apr_pool_create(&ap, p) != APR_SUCCESS)
+        if (apr_pool_create(&ap, scratch) != APR_SUCCESS)
             break;
         if (k == 4)
             c.dom_byline = best_byline; /* as it was before that attempt */
@@ -4211,11 +4177,6 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
         }
         at.lang = at.lang ? apr_pstrdup(p, at.lang) : NULL;
         c.dom_byline = c.dom_byline ? apr_pstrdup(p, c.dom_byline) : NULL;
-        if (getenv("PK_DEBUG"))
-            fprintf(stderr, "attempt %d flags %d ok %d text_len %lu top %s.%s\n", k, c.flags,
-                    at.ok, (unsigned long)at.g.text_len,
-                    at.g.top ? (const char *)at.g.top->name : "-",
-                    at.g.top ? attr_or_empty(at.g.top, "class") : "");
         if (at.ok && (at.g.text_len >= 500 || k == 4
                       || (k == 3 && at.g.text_len > best_len))) {
             best = at;
@@ -4246,7 +4207,6 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
         c.p = best.pool;
         /* Readability's excerpt: the first paragraph of what it extracted */
         if (!md.excerpt || !*md.excerpt) {
-            simplify_nested(&c, art);
             fp = first_desc(art, PK_TAG_P);
             if (fp)
                 md.excerpt = trim_dup(p, text_content(p, fp));
@@ -4257,8 +4217,9 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
         so.base_url = base;
         so.video_hosts = c.video_hosts;
         a->html = pk_sanitize_node(p, art, 0, &so, &a->html_len);
-        a->text = to_text(&c, art, &a->text_len);
+        a->text = to_text(&c, p, art, &a->text_len);
         a->dir = dir_of(&best);
+        a->dir = a->dir ? apr_pstrdup(p, a->dir) : NULL;
         a->lang = best.lang;
         if (!md.byline || !*md.byline)
             md.byline = c.dom_byline;
@@ -4280,9 +4241,18 @@ apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const c
     }
     a->word_count = pk_extract_word_count(a->text);
     a->reading_minutes = pk_extract_reading_minutes(a->word_count);
-    if (!*a->title && !*a->text)
-        rv = APR_ENOENT;
-    else
-        *out = a;
+    apr_pool_destroy(scratch); /* everything the article needs was copied into p */
+    return (*a->title || *a->text) ? a : NULL;
+}
+
+apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const char *url,
+                        const pk_extract_opts *opts, pk_article **out)
+{
+    apr_status_t rv = APR_EINVAL;
+
+    if ((html || len == 0) && out) {
+        *out = extract_article(p, html ? html : "", len, url, opts);
+        rv = *out ? APR_SUCCESS : APR_ENOENT;
+    }
     return rv;
 }

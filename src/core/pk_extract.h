@@ -10,9 +10,9 @@
  * Requirements: libxml2's parser initialised once per process by the caller
  * (xmlInitParser(), before threads run). Then every function is thread-safe (an
  * extraction thread pool calls pk_extract() concurrently), allocates from the caller's
- * pool only (libxml2 documents are freed before it returns or by a cleanup of that
- * pool), and is bounded on any input: tree walks are iterative, libxml2 caps the tree
- * depth at 256, and the input is cut at opts->max_bytes.
+ * pool only (what libxml2 allocates is freed before pk_extract() returns), and is
+ * bounded on any input: tree walks are iterative, libxml2 caps the tree depth at 256,
+ * and the input is cut at opts->max_bytes.
  */
 #ifndef PK_EXTRACT_H
 #define PK_EXTRACT_H
@@ -61,8 +61,12 @@ typedef struct pk_article {
  *  relative links are then dropped); opts: NULL for the defaults.
  *  Returns APR_SUCCESS and *out (from p), whose text may be short or empty for a page
  *  without an article; APR_ENOENT (and *out NULL) when the page has neither a title nor
- *  any text (empty input, binary garbage); APR_EINVAL for a NULL html (with len > 0)
- *  or out; APR_ENOMEM if libxml2 cannot allocate. */
+ *  any text (empty input, binary garbage, or libxml2 out of memory); APR_EINVAL for a
+ *  NULL html (with len > 0) or out.
+ *  Cost: one libxml2 parse of the page (after pk_sanitize_prestrip()), more only for
+ *  pages where Readability's first pass finds under 500 characters (up to four passes,
+ *  each in a subpool of p destroyed before the next); the tree is built in a subpool
+ *  of p and destroyed before returning, so p keeps only the article's strings. */
 apr_status_t pk_extract(apr_pool_t *p, const char *html, apr_size_t len, const char *url,
                         const pk_extract_opts *opts, pk_article **out);
 

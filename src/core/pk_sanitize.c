@@ -116,12 +116,29 @@ static void sb_str(sbuf_t *b, const char *s)
     sb_add(b, s, strlen(s));
 }
 
-static void sb_esc(sbuf_t *b, const char *s, int attr)
+/* Append s escaped (attr: for an attribute value). squeeze: runs of ASCII whitespace
+ * become one character (a newline if the run had one). */
+static void sb_esc_ws(sbuf_t *b, const char *s, int attr, int squeeze)
 {
     const char *run = s;
 
     for (; *s; ++s) {
         const char *rep = NULL;
+        if (squeeze && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r' || *s == '\f')
+            && (s[1] == ' ' || s[1] == '\n' || s[1] == '\t' || s[1] == '\r' || s[1] == '\f'
+                || *s != ' ')) {
+            const char *e = s;
+            int nl = 0;
+            while (*e == ' ' || *e == '\n' || *e == '\t' || *e == '\r' || *e == '\f') {
+                nl |= *e == '\n' || *e == '\r';
+                ++e;
+            }
+            sb_add(b, run, (apr_size_t)(s - run));
+            sb_add(b, nl ? "\n" : " ", 1);
+            s = e - 1;
+            run = e;
+            continue;
+        }
         switch (*s) {
         case '&': rep = "&amp;"; break;
         case '<': rep = "&lt;"; break;
@@ -142,6 +159,11 @@ static void sb_esc(sbuf_t *b, const char *s, int attr)
         }
     }
     sb_add(b, run, (apr_size_t)(s - run));
+}
+
+static void sb_esc(sbuf_t *b, const char *s, int attr)
+{
+    sb_esc_ws(b, s, attr, 0);
 }
 
 static const char *sb_done(sbuf_t *b, apr_size_t *len)
@@ -406,13 +428,11 @@ static int lower_ascii(int c)
 static int raw_ieq(const char *s, apr_size_t avail, const char *lit)
 {
     apr_size_t i, n = strlen(lit);
+    int same = avail >= n;
 
-    if (avail < n)
-        return 0;
-    for (i = 0; i < n; ++i)
-        if (lower_ascii((unsigned char)s[i]) != lit[i])
-            return 0;
-    return 1;
+    for (i = 0; same && i < n; ++i)
+        same = lower_ascii((unsigned char)s[i]) == lit[i];
+    return same;
 }
 
 static int is_tag_end_char(int c)
@@ -425,11 +445,15 @@ static int is_tag_end_char(int c)
  * attribute values; n if the tag does not end. */
 static apr_size_t tag_end(const char *s, apr_size_t i, apr_size_t n)
 {
+    apr_size_t end = n;
+
     ++i;
     while (i < n) {
         char c = s[i];
-        if (c == '>')
-            return i + 1;
+        if (c == '>') {
+            end = i + 1;
+            break;
+        }
         if (c == '=') {
             ++i;
             while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
@@ -442,51 +466,52 @@ static apr_size_t tag_end(const char *s, apr_size_t i, apr_size_t n)
         }
         ++i;
     }
-    return n;
+    return end;
 }
 
 /* Index of the first "</name" (case-insensitive) at or after i, or n. */
 static apr_size_t find_close(const char *s, apr_size_t i, apr_size_t n, const char *name)
 {
-    apr_size_t nl = strlen(name);
+    apr_size_t nl = strlen(name), found = n;
 
     while (i < n) {
         const char *lt = memchr(s + i, '<', n - i);
         if (!lt)
-            return n;
+            break;
         i = (apr_size_t)(lt - s);
         if (i + 2 + nl <= n && s[i + 1] == '/' && raw_ieq(s + i + 2, n - i - 2, name)
-            && (i + 2 + nl == n || is_tag_end_char((unsigned char)s[i + 2 + nl])))
-            return i;
+            && (i + 2 + nl == n || is_tag_end_char((unsigned char)s[i + 2 + nl]))) {
+            found = i;
+            break;
+        }
         ++i;
     }
-    return n;
+    return found;
 }
 
 /* Does the open tag s[a..b) have a type attribute mentioning "ld+json"? */
 static int is_jsonld_tag(const char *s, apr_size_t a, apr_size_t b)
 {
     apr_size_t i;
+    int found = 0;
 
-    for (i = a; i + 7 <= b; ++i)
-        if (raw_ieq(s + i, b - i, "ld+json"))
-            return 1;
-    return 0;
+    for (i = a; !found && i + 7 <= b; ++i)
+        found = raw_ieq(s + i, b - i, "ld+json");
+    return found;
 }
 
 /* HTML5 void elements libxml2 2.9 parses as containers (swallowing what follows). */
 static int void_for_html5(const char *s, apr_size_t avail)
 {
     static const char *const names[] = { "embed", "source", "track", "wbr", "keygen", NULL };
-    int i;
+    int i, found = 0;
 
-    for (i = 0; names[i]; ++i) {
+    for (i = 0; !found && names[i]; ++i) {
         apr_size_t l = strlen(names[i]);
-        if (avail > l + 1 && raw_ieq(s + 1, avail - 1, names[i])
-            && is_tag_end_char((unsigned char)s[1 + l]))
-            return 1;
+        found = avail > l + 1 && raw_ieq(s + 1, avail - 1, names[i])
+                && is_tag_end_char((unsigned char)s[1 + l]);
     }
-    return 0;
+    return found;
 }
 
 /* Copy html without comments, non-JSON-LD scripts, styles, svg and templates, and
@@ -708,18 +733,13 @@ typedef struct {
 static int scheme_ok(const char *url, int kind)
 {
     /* kind 0: link (http, https, mailto); 1: media (http, https); 2: img src */
-    if (!url)
-        return 0;
-    if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
-        return 1;
-    if (kind == 0 && strncmp(url, "mailto:", 7) == 0)
-        return 1;
-    if (kind == 2 && (strncmp(url, "data:image/png", 14) == 0
-                      || strncmp(url, "data:image/jpeg", 15) == 0
-                      || strncmp(url, "data:image/gif", 14) == 0
-                      || strncmp(url, "data:image/webp", 15) == 0))
-        return 1;
-    return 0;
+    return url
+           && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0
+               || (kind == 0 && strncmp(url, "mailto:", 7) == 0)
+               || (kind == 2 && (strncmp(url, "data:image/png", 14) == 0
+                                 || strncmp(url, "data:image/jpeg", 15) == 0
+                                 || strncmp(url, "data:image/gif", 14) == 0
+                                 || strncmp(url, "data:image/webp", 15) == 0)));
 }
 
 static const char *resolve(ser_t *s, const char *v, int kind)
@@ -792,7 +812,7 @@ static const char *resolve_srcset(ser_t *s, const char *v)
 
 static int host_allowed(ser_t *s, const char *url)
 {
-    const char *h, *e;
+    const char *h = NULL, *e;
     apr_size_t hl, i;
     int ok = 0;
 
@@ -801,7 +821,7 @@ static int host_allowed(ser_t *s, const char *url)
     else if (strncmp(url, "http://", 7) == 0)
         h = url + 7;
     else
-        return 0;
+        h = url + strlen(url); /* no host: nothing matches */
     e = h + strcspn(h, "/?#");
     {
         const char *at = memchr(h, '@', (apr_size_t)(e - h));
@@ -1042,6 +1062,8 @@ const char *pk_sanitize_node(apr_pool_t *p, const xmlNode *root, int with_self,
     sbuf_t b = { p, NULL, 0, 0 };
     closes_t st = { NULL, 0, 0 };
     const xmlNode *n, *top;
+    const char *closing;
+    int pre = 0; /* inside <pre>: whitespace kept as it is */
     ser_t s;
 
     s.p = p;
@@ -1055,8 +1077,11 @@ const char *pk_sanitize_node(apr_pool_t *p, const xmlNode *root, int with_self,
         const char *close = NULL;
         int entered = 0;
         if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
-            if (n->content)
-                sb_esc(&b, (const char *)n->content, 0);
+            const char *t = n->content ? (const char *)n->content : "";
+            if (pre == 0 && t[strspn(t, " \n\t\r\f")] == '\0' && b.len > 0
+                && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
+                t = ""; /* only whitespace, after whitespace */
+            sb_esc_ws(&b, t, 0, pre == 0);
         }
         else if (n->type == XML_ELEMENT_NODE) {
             pk_tag_e tag = pk_sanitize_tag((const char *)n->name);
@@ -1065,6 +1090,7 @@ const char *pk_sanitize_node(apr_pool_t *p, const xmlNode *root, int with_self,
             if (act == ACT_KEEP && open_tag(&s, n, tag, name) && !is_void(tag)) {
                 entered = 1;
                 close = name;
+                pre += !strcmp(name, "pre");
             }
             else if (act == ACT_UNWRAP)
                 entered = 1;
@@ -1074,8 +1100,10 @@ const char *pk_sanitize_node(apr_pool_t *p, const xmlNode *root, int with_self,
             n = n->children;
             continue;
         }
-        if (entered)
+        if (entered) {
             close_tag(&b, close);
+            pre -= close && !strcmp(close, "pre");
+        }
         for (;;) { /* on to the next node, closing the elements left */
             if (n == top) {
                 n = NULL;
@@ -1090,7 +1118,9 @@ const char *pk_sanitize_node(apr_pool_t *p, const xmlNode *root, int with_self,
                 n = NULL;
                 break;
             }
-            close_tag(&b, st_pop(&st));
+            closing = st_pop(&st);
+            close_tag(&b, closing);
+            pre -= closing && !strcmp(closing, "pre");
         }
     }
     return sb_done(&b, len);

@@ -100,6 +100,9 @@ static void give_sqlite_file_to_user(apr_pool_t *p, server_rec *s, const char *p
     }
 }
 
+/* What post_config found, for child_init (in pconf: lives as long as the config). */
+static const char *sqlite_file;
+
 apr_status_t pk_dbd_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     db_settings st = { NULL, NULL, apr_array_make(ptemp, 4, sizeof(const char *)) };
@@ -146,10 +149,41 @@ leave:
     if (p) {
         apr_pool_destroy(p);        /* closes the migration connection */
     }
+    sqlite_file = NULL;
     if (rv == APR_SUCCESS && db && db->dialect == PK_DIALECT_SQLITE && st.params) {
         give_sqlite_file_to_user(ptemp, s, st.params);
+        sqlite_file = apr_pstrdup(pconf, st.params);
     }
     return rv;
+}
+
+void pk_dbd_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    const char *why = NULL;
+    pk_db *db = NULL;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row;
+
+    if (!sqlite_file) {
+        return;
+    }
+    /* Children that start together race for SQLite's WAL index: the first opener
+     * recovers it under an exclusive lock, and mod_dbd prepares its statements before
+     * any busy handler can be installed, so its connections failed with "database is
+     * locked" (AH00632, "child init failed"). A connection of the child's own, with
+     * the busy handler, opened first and kept for the child's life, waits that out and
+     * keeps the index warm, so no later connection has to recover it. */
+    if (APR_SUCCESS != pk_db_open_plain(pchild, "sqlite3", sqlite_file, &db, &why)
+        || apr_dbd_select(db->driver, pchild, db->handle, &res,
+                          "SELECT COUNT(*) FROM sqlite_master", 1)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10707)
+                     "cannot open the SQLite database %s ahead of mod_dbd: %s", sqlite_file,
+                     why ? why : "query failed");
+        return;
+    }
+    for (row = NULL; (row = pk_db_next(db, pchild, res, row)); ) {
+        ;
+    }
 }
 
 /* Every new connection of mod_dbd: SQLite must wait for the write lock rather than

@@ -23,6 +23,10 @@ void pk_dbd_retrieve(void);
  *  and register every store statement, in the database's dialect, with mod_dbd. */
 apr_status_t pk_dbd_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
+/** child_init, before mod_dbd's: an SQLite connection of the child's own, kept for its
+ *  life, so that mod_dbd's connections never race for the WAL index (no-op otherwise). */
+void pk_dbd_child_init(apr_pool_t *pchild, server_rec *s);
+
 /** The request's connection (ap_dbd_acquire: released when the request ends), or NULL
  *  when the database is unavailable. The pk_db lives in r->pool. */
 pk_db *pk_dbd_acquire(request_rec *r);

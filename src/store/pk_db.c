@@ -171,6 +171,33 @@ leave:
     return rv;
 }
 
+apr_status_t pk_db_open_plain(apr_pool_t *p, const char *driver_name, const char *params,
+                              pk_db **pdb, const char **why)
+{
+    apr_status_t rv;
+    const char *err = NULL;
+    pk_db *db = apr_pcalloc(p, sizeof(*db));
+
+    *pdb = NULL;
+    *why = NULL;
+    db->pool = p;
+    if (APR_SUCCESS != (rv = pk_db_dialect_of(driver_name, &db->dialect))
+        || APR_SUCCESS != (rv = apr_dbd_get_driver(p, driver_name, &db->driver))) {
+        *why = "unsupported database driver";
+        goto leave;
+    }
+    if (APR_SUCCESS != (rv = apr_dbd_open_ex(db->driver, p, params, &db->handle, &err))) {
+        *why = apr_psprintf(p, "cannot open the database: %s", err ? err : "unknown error");
+        goto leave;
+    }
+    apr_pool_cleanup_register(p, db, db_close, apr_pool_cleanup_null);
+    db->prepared = apr_hash_make(p);
+    pk_db_tune(db, p, PK_DB_BUSY_TIMEOUT_MS);
+    *pdb = db;
+leave:
+    return rv;
+}
+
 apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p)
 {
     int err;

@@ -66,6 +66,11 @@ pk_db *pk_db_wrap(apr_pool_t *p, const apr_dbd_driver_t *driver, apr_dbd_t *hand
 apr_status_t pk_db_open(apr_pool_t *p, const char *driver_name, const char *params,
                         const char *const *init_sql, pk_db **pdb, const char **why);
 
+/** Open a bare connection (no init SQL, no migration, no statements), tuned as
+ *  pk_db_tune says; closed when p is destroyed. */
+apr_status_t pk_db_open_plain(apr_pool_t *p, const char *driver_name, const char *params,
+                              pk_db **pdb, const char **why);
+
 /** Begin a transaction (SQLite: BEGIN IMMEDIATE, so that writers queue on the lock
  *  instead of failing on upgrade). */
 apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p);

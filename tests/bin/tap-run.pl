@@ -3,7 +3,7 @@
 #
 #   perl bin/tap-run.pl --log FILE [--verbose] [--timeout S] [--budget S] t/a.t t/b.t ...
 #
-# --timeout: seconds one file may take (60); --budget: seconds all files may take (150);
+# --timeout: seconds one file may take (60); --budget: seconds all files may take (240);
 # files not started within the budget count one failure each.
 #
 # Every "ok"/"not ok" line is one assertion. A file that stops early costs extra
@@ -17,7 +17,7 @@ use Getopt::Long;
 use TAP::Parser;
 use Time::HiRes qw(time);
 
-my ($log, $verbose, $timeout, $budget) = (undef, 0, 60, 150);
+my ($log, $verbose, $timeout, $budget) = (undef, 0, 60, 240);
 GetOptions('log=s' => \$log, 'verbose' => \$verbose, 'timeout=i' => \$timeout,
            'budget=i' => \$budget)
     or die "usage: $0 --log FILE [--verbose] [--timeout S] [--budget S] t/*.t\n";

@@ -376,7 +376,8 @@ sub wait_task {
 }
 
 # wait_tasks([IDS], %o) -> { id => last response }, polling all of them until none is
-# 202 or the deadline; o{seen} = { id => [202 bodies] } when given.
+# 202 or the deadline; o{seen} = { id => [202 bodies] } and o{done_at} = { id => time
+# the end was seen } are filled when given.
 sub wait_tasks {
     my ($ids, %o) = @_;
     my $deadline = Time::HiRes::time() + ($o{timeout} // 25);
@@ -389,10 +390,11 @@ sub wait_tasks {
             if ($res->code == 202) {
                 push @{ $o{seen}{$id} }, json_of($res) if $o{seen};
             }
-            elsif (!$res->header('Client-Warning')) {
+            elsif (($res->header('Client-Warning') // '') ne 'Internal response') {
                 # (an answer LWP made up itself - the connection broke, e.g. its child
                 # was killed - is not the server's: ask again)
                 delete $left{$id};
+                $o{done_at}{$id} = Time::HiRes::time() if $o{done_at};
             }
         }
         last if !%left || Time::HiRes::time() >= $deadline;
@@ -512,6 +514,7 @@ sub origin_start {
 sub origin_stop {
     my $o = shift;
     return unless $o && $o->{pid};
+    local $?;                       # close() of the pipe sets it: not the test's status
     kill 'TERM', $o->{pid};
     close $o->{fh};
     $o->{pid} = 0;
@@ -528,7 +531,7 @@ sub origin_log_lines {
 # origin_hits(ORIGIN, REGEX) -> requests whose path matches
 sub origin_hits {
     my ($o, $re) = @_;
-    return scalar grep { /^req \d+ (.*)$/ && $1 =~ $re } origin_log_lines($o);
+    return scalar grep { /^req \S+ \d+ (.*)$/ && $1 =~ $re } origin_log_lines($o);
 }
 
 1;
