@@ -14,9 +14,9 @@
  *   poketto-extract --bench IN_DIR [--repeat N] [--memory] [--verbose] [--charset CS]
  *       loads every page of IN_DIR in memory, extracts them all N times (default 3), and
  *       prints "pages P bytes B seconds S pages_per_s R cpu_seconds C pages_per_cpu_s R2"
- *       (wall clock and process CPU time); with --memory also, per page,
- *       the peak resident memory of a child process that extracts just that page, less
- *       the memory it started with: "mem ID BYTES PEAK RATIO" lines and a summary line
+ *       (wall clock and process CPU time); with --memory also, per page, the growth of
+ *       the peak resident size (VmHWM) of a forked child that extracts just that page
+ *       over its resident size before: "mem ID BYTES PEAK RATIO" lines and a summary line
  *       "mem_ratio median M p90 N max X". --verbose prints "time ID BYTES MS" per page.
  *   --charset CS: the charset an HTTP header would declare (a BOM still wins; without it
  *   the page's <meta> or UTF-8 is used).
@@ -208,7 +208,7 @@ static page_t *list_pages(const char *dir, const char *default_url, size_t *coun
     DIR *d = opendir(dir);
     struct dirent *e;
     page_t *v = NULL;
-    size_t n = 0, cap = 0, i;
+    size_t n = 0, cap = 0;
     json_t *gt = NULL;
     char path[4096];
 
@@ -259,10 +259,22 @@ static page_t *list_pages(const char *dir, const char *default_url, size_t *coun
     json_decref(gt);
     if (n)
         qsort(v, n, sizeof(*v), cmp_page);
-    for (i = 0; i < n; ++i)
-        ;
     *count = n;
     return v;
+}
+
+static void free_pages(page_t *v, size_t n, const char *default_url)
+{
+    size_t i;
+
+    for (i = 0; i < n; ++i) {
+        free(v[i].id);
+        free(v[i].path);
+        free(v[i].data);
+        if (v[i].url != default_url)
+            free((char *)v[i].url);
+    }
+    free(v);
 }
 
 static int batch(apr_pool_t *p, const char *in, const char *out, const char *url,
@@ -312,6 +324,7 @@ static int batch(apr_pool_t *p, const char *in, const char *out, const char *url
     fprintf(stderr, "%lu pages (%lu without article), %.1f MB, %.3f s extracting, %.0f pages/s\n",
             (unsigned long)n, (unsigned long)failed, (double)bytes / 1e6, spent,
             spent > 0 ? (double)n / spent : 0.0);
+    free_pages(pages, n, url);
     return status;
 }
 
@@ -335,6 +348,20 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* A small page that takes the extractor through its usual paths. */
+static const char warm_page[] =
+    "<html lang=en><head><title>A title | Site</title><meta charset=utf-8>"
+    "<meta property='og:title' content='A title'><meta name=author content='A. B.'>"
+    "<script type='application/ld+json'>{\"@context\":\"https://schema.org\","
+    "\"@type\":\"NewsArticle\",\"headline\":\"A title\"}</script></head><body>"
+    "<nav><ul><li><a href=/x>x</a></li><li><a href=/y>y</a></li></ul></nav>"
+    "<article><h1>A title</h1><p class=byline>By A. B.</p><p>One, two, three words of a "
+    "first paragraph long enough to be scored, with commas, and a <a href=/l>link</a>.</p>"
+    "<figure><img data-src=/i.jpg><figcaption>Caption</figcaption></figure>"
+    "<p>Second paragraph, also long enough to count as content for the scoring pass.</p>"
+    "<ul><li>item one</li><li>item two</li></ul><table><tr><td>a</td><td>b</td></tr></table>"
+    "</article><footer>Footer</footer></body></html>";
+
 static int bench(apr_pool_t *p, const char *in, int repeat, int memory, int verbose,
                  const char *charset)
 {
@@ -349,6 +376,56 @@ static int bench(apr_pool_t *p, const char *in, int repeat, int memory, int verb
         if (!read_file(pages[i].path, &pages[i].data, &pages[i].len))
             return 1;
         bytes += pages[i].len;
+    }
+    if (memory) {
+        double *ratios = calloc(n, sizeof(double));
+        for (i = 0; i < n; ++i) {
+            int fds[2], st;
+            long delta = -1;
+            pid_t pid;
+            fflush(stdout);
+            if (pipe(fds) != 0)
+                return 1;
+            pid = fork();
+            if (pid == 0) {
+                /* the child: peak resident size while extracting, less the start */
+                apr_pool_t *pp;
+                pk_article *a;
+                long start, peak;
+                FILE *cr;
+                /* fault in the code first (libraries are mapped lazily in a child) */
+                apr_pool_create(&pp, p);
+                extract_page(pp, warm_page, strlen(warm_page), "http://example.com/a", NULL, &a);
+                apr_pool_destroy(pp);
+                cr = fopen("/proc/self/clear_refs", "w");
+                if (cr) { /* "5": reset the peak resident size to the current one */
+                    fputs("5", cr);
+                    fclose(cr);
+                }
+                start = rss_kb("VmRSS:");
+                close(fds[0]);
+                apr_pool_create(&pp, p);
+                extract_page(pp, pages[i].data, pages[i].len, pages[i].url, charset, &a);
+                peak = rss_kb("VmHWM:");
+                delta = (peak - start) * 1024;
+                if (write(fds[1], &delta, sizeof(delta)) != (ssize_t)sizeof(delta))
+                    _exit(1);
+                _exit(0);
+            }
+            close(fds[1]);
+            if (pid < 0 || read(fds[0], &delta, sizeof(delta)) != (ssize_t)sizeof(delta))
+                delta = -1;
+            close(fds[0]);
+            if (pid > 0)
+                waitpid(pid, &st, 0);
+            ratios[i] = (double)delta / (double)pages[i].len;
+            printf("mem %s %lu %ld %.1f\n", pages[i].id, (unsigned long)pages[i].len, delta,
+                   ratios[i]);
+        }
+        qsort(ratios, n, sizeof(double), cmp_double);
+        printf("mem_ratio median %.1f p90 %.1f max %.1f\n", ratios[n / 2],
+               ratios[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1], ratios[n - 1]);
+        free(ratios);
     }
     /* one warm-up pass, then the timed ones */
     for (r = -1; r < repeat; ++r) {
@@ -374,33 +451,7 @@ static int bench(apr_pool_t *p, const char *in, int repeat, int memory, int verb
            "pages_per_cpu_s %.1f\n", (unsigned long)(n * repeat),
            (unsigned long)(bytes * repeat), spent, (double)(n * repeat) / spent, cpu,
            (double)(n * repeat) / cpu);
-    if (memory) {
-        double *ratios = calloc(n, sizeof(double));
-        for (i = 0; i < n; ++i) {
-            long before = rss_kb("VmRSS:");
-            struct rusage ru;
-            int st;
-            pid_t pid;
-            fflush(stdout);
-            pid = fork();
-            if (pid == 0) {
-                apr_pool_t *pp;
-                pk_article *a;
-                apr_pool_create(&pp, p);
-                extract_page(pp, pages[i].data, pages[i].len, pages[i].url, charset, &a);
-                _exit(0);
-            }
-            if (pid < 0 || wait4(pid, &st, 0, &ru) < 0)
-                return 1;
-            ratios[i] = (double)(ru.ru_maxrss - before) * 1024.0 / (double)pages[i].len;
-            printf("mem %s %lu %ld %.1f\n", pages[i].id, (unsigned long)pages[i].len,
-                   (ru.ru_maxrss - before) * 1024, ratios[i]);
-        }
-        qsort(ratios, n, sizeof(double), cmp_double);
-        printf("mem_ratio median %.1f p90 %.1f max %.1f\n", ratios[n / 2],
-               ratios[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1], ratios[n - 1]);
-        free(ratios);
-    }
+    free_pages(pages, n, NULL);
     return 0;
 }
 
