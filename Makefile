@@ -38,7 +38,8 @@ CLANG     ?= clang-14
 
 .PHONY: all deps run debug test unit fuzz clean
 
-all: $(BUILD)/mod_poketto.so $(BUILD)/libpoketto-core.a $(BUILD)/poketto-admin
+all: $(BUILD)/mod_poketto.so $(BUILD)/libpoketto-core.a $(BUILD)/poketto-admin \
+     $(BUILD)/poketto-extract
 
 $(BUILD)/obj/%.o: %.c $(wildcard src/*/*.h) mod_poketto.h
 	@mkdir -p $(dir $@)
@@ -66,6 +67,10 @@ $(BUILD)/poketto-admin: tools/poketto-admin.c $(BUILD)/libpoketto-store.a \
                         $(BUILD)/libpoketto-core.a
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(BUILD)/libpoketto-store.a $(BUILD)/libpoketto-core.a \
 	    $(APR_LIBS) $(DEP_LIBS)
+
+# The extractor without a server: linked to src/core only.
+$(BUILD)/poketto-extract: tools/poketto-extract.c $(BUILD)/libpoketto-core.a
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(BUILD)/libpoketto-core.a $(APR_LIBS) $(DEP_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/pk_test.h $(BUILD)/libpoketto-store.a \
                   $(BUILD)/libpoketto-core.a
