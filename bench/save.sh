@@ -25,6 +25,8 @@
 #
 # Environment:
 #   SAVES=1000 DELAY_MS=2000 SEED=1000 GETTERS=4 POSTERS=4 FLASK_SAVES=40
+#                        (SEED: concurrent saves of the fast page before the runs, until
+#                        all are ready: the list the GETs read, and a warm-up burst)
 #   HOL_DEADLINE=120     seconds a head-of-line run may take before it is cut off
 #   SPREAD_HOSTS=40      host names of the second module row (0 leaves the row out)
 #   ORIGIN=asyncio       asyncio: bench/savebench.py's origin (the peer's pages, asyncio);
@@ -457,12 +459,20 @@ if has_phase hol; then
     [ -n "$TOKEN" ] || die "poketto-admin gave no token"
     make_conf hol sqlite3 "$DB" On "$RESOLVE" 1
     start_httpd hol
-    say "seeding $SEED items (saved through the API, fetched from $ORIGIN_URL/fast)"
-    bg_run timeout $((HOL_DEADLINE + 60)) "$PY" "$HELPER" seed "$BASE" "$TOKEN" "$SEED" \
-        "$ORIGIN_URL/fast?seed={i}" "$DB" "$HOL_DEADLINE" 2>"$TMP/logs/seed.log" \
+    # The list the GET clients read, and a warm-up of the same shape as the runs: SEED
+    # concurrent saves of the origin's /fast page, until all are ready. (The first burst
+    # after httpd starts is slower than later ones; this one is not measured.)
+    say "seeding: $SEED concurrent saves of $ORIGIN_URL/fast?seed=i (the warm-up burst)"
+    bg_run timeout $((HOL_DEADLINE + 120)) "$PY" "$HELPER" hol --label "warm-up" \
+        --base "$BASE" --token "$TOKEN" --n "$SEED" --url-fmt "$ORIGIN_URL/fast?seed={i}" \
+        --get-url "$BASE/api/items?limit=20" --getters 0 --idle 0 --posters "$POSTERS" \
+        --deadline "$HOL_DEADLINE" --db "$DB" --post-log "$TMP/logs/hol-posts.log" \
+        --origin-port "$ORIGIN_PORT" --out "$TMP/warmup.jsonl" 2>"$TMP/logs/seed.log" \
         || { cat "$TMP/logs/seed.log" >&2; die "seeding failed"; }
     cat "$TMP/logs/seed.log" >&2
-    note "- Seeding the module (one client, one keep-alive connection, the engine fetching meanwhile): $(tail -n1 "$TMP/logs/seed.log")."
+    SEEDED=$("$PY" "$HELPER" sqlite-count "$DB")
+    [ "$SEEDED" = "{\"ready\": $SEED}" ] || die "seeding: the items are $SEEDED, not all ready"
+    note "- Warm-up (not measured further): $(sed -n 's/^warm-up: //p' "$TMP/logs/seed.log" | sed 's/; GETs 0 .*//')."
     # The spread run first: it ends when its items are ready; the one-host run may end at
     # its deadline with tasks still being retried, which would then compete with a run
     # after it.

@@ -8,9 +8,6 @@
   savebench.py origin-check BASE N MS
       N concurrent GET BASE/slow?ms=MS&n=i, each on a connection of its own: can the
       origin hold N slow requests at once? One JSON line -> stdout
-  savebench.py seed BASE TOKEN N URL_FMT DB DEADLINE
-      POST /api/items N times on one keep-alive connection (url = URL_FMT with {i}), then
-      wait (at most DEADLINE s) until the SQLite file DB shows none of them pending
   savebench.py hol [options]
       the head-of-line run: N concurrent saves while closed-loop clients GET a page of the
       list; one JSON line -> --out (see the options below)
@@ -191,7 +188,7 @@ def origin_check(base, n, ms):
         f"(page {out['body_bytes']} bytes){'; errors ' + str(out['errors']) if out['errors'] else ''}")
 
 
-# ------------------------------------------------------------------------ seeding
+# ------------------------------------------------------------- the SQLite file
 def db_states(db, min_id=0):
     c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
@@ -224,37 +221,8 @@ def db_max_item(db):
         c.close()
 
 
-def seed(base, token, n, url_fmt, db, deadline):
-    u = urllib.parse.urlsplit(base)
-    hdr = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=TIMEOUT)
-    t0 = time.monotonic()
-    for i in range(1, n + 1):
-        body = json.dumps({"url": url_fmt.format(i=i), "tags": ["bench", f"topic{i % 10}"]})
-        c.request("POST", "/api/items", body, hdr)
-        r = c.getresponse()
-        data = r.read()
-        if r.status != 202:
-            sys.exit(f"seed: POST /api/items #{i} answered {r.status}: {data[:300]!r}")
-        if r.getheader("Connection", "").lower() == "close":
-            c.close()
-            c = http.client.HTTPConnection(u.hostname, u.port, timeout=TIMEOUT)
-    c.close()
-    posted = time.monotonic() - t0
-    st = {}
-    while time.monotonic() - t0 < deadline:
-        st = db_states(db)
-        if st.get("pending", 0) == 0:
-            break
-        time.sleep(0.2)
-    log(f"seeded {n} items: POSTs took {posted:.1f} s, all processed after "
-        f"{time.monotonic() - t0:.1f} s; states {st}")
-    if st.get("pending", 0) or st.get("failed", 0):
-        sys.exit(f"seed: not every seeded item became ready within {deadline} s: {st}")
-
-
 # ---------------------------------------------------------------- hol: the getters
-def getter(url, token, start_evt, stop_evt, conn, idle_until):
+def getter(url, token, start_evt, stop_evt, conn):
     """Closed loop: GET url on one keep-alive connection until stop_evt. Sends a list of
     (t_start monotonic, latency ms, status) through conn."""
     u = urllib.parse.urlsplit(url)
@@ -355,7 +323,7 @@ def hol(a):
     pipes, procs = [], []
     for _ in range(a.getters):
         rx, tx = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=getter, args=(a.get_url, a.token, start_evt, stop_evt, tx, 0))
+        p = ctx.Process(target=getter, args=(a.get_url, a.token, start_evt, stop_evt, tx))
         p.start()
         pipes.append(rx)
         procs.append(p)
@@ -484,6 +452,8 @@ def hol(a):
     res["idle_gets"], res["idle_p50"], res["idle_p99"] = idle["gets"], idle["get_p50"], idle["get_p99"]
     if a.db:
         res.update(db_details(a.db, min_id, t0_wall))
+    if a.post_log:
+        res["server"] = server_posts(a.post_log, t0_wall)
     if a.check_tasks and a.token:
         res["api_tasks"] = check_tasks(a.base, a.token, [p[2] for p in ok if p[2]])
     with open(a.out, "a") as f:
@@ -541,6 +511,32 @@ def db_details(db, min_id, t0_wall):
             errs[k] = errs.get(k, 0) + 1
     out["errors_seen"] = errs
     return out
+
+
+def server_posts(path, t0_wall):
+    """httpd's own view of the burst's POSTs (the log line of each: request time in ms,
+    duration in µs, status): when it read them and when it had answered them, in s
+    after the burst was released."""
+    rows = []
+    try:
+        with open(path) as f:
+            for ln in f:
+                p = ln.split()
+                if len(p) == 3 and int(p[0]) >= t0_wall * 1000 - 1000:
+                    rows.append((int(p[0]) / 1000.0 - t0_wall, int(p[1]) / 1e6, p[2]))
+    except (OSError, ValueError):
+        return None
+    if not rows:
+        return None
+    got = [r[0] for r in rows]
+    done = [r[0] + r[1] for r in rows]
+    dur = [r[1] for r in rows]
+    return {"posts": len(rows), "read_p50_s": pct(got, 50), "read_last_s": max(got),
+            "answered_first_s": min(done), "answered_p50_s": pct(done, 50),
+            "answered_last_s": max(done), "duration_p50_s": pct(dur, 50),
+            "duration_p90_s": pct(dur, 90), "duration_max_s": max(dur),
+            "statuses": dict(sorted({s: sum(1 for r in rows if r[2] == s)
+                                     for s in {r[2] for r in rows}}.items()))}
 
 
 def check_tasks(base, token, task_ids):
@@ -635,6 +631,16 @@ def report(path):
                              + ", ".join(r["post_errors"]))
             if r.get("get_error_kinds"):
                 notes.append("GET errors: " + ", ".join(r["get_error_kinds"]))
+            sv = r.get("server")
+            if sv:
+                notes.append(f"httpd's own log of the {sv['posts']} POSTs: read by "
+                             f"{fmt(sv['read_p50_s'], 2)} s (p50) / {fmt(sv['read_last_s'], 2)} s "
+                             f"(last), answered from {fmt(sv['answered_first_s'], 2)} s, p50 "
+                             f"{fmt(sv['answered_p50_s'], 2)} s, the last at "
+                             f"{fmt(sv['answered_last_s'], 2)} s; time in httpd p50 "
+                             f"{fmt(sv['duration_p50_s'], 2)} s, p90 {fmt(sv['duration_p90_s'], 2)}"
+                             f" s, max {fmt(sv['duration_max_s'], 2)} s; statuses "
+                             + json.dumps(sv["statuses"]))
             if r.get("answers_per_s"):
                 notes.append(f"first answer after {fmt(r.get('post_first_s'), 2)} s, answers per "
                              "second since the burst " + ", ".join(
@@ -708,8 +714,6 @@ def main(argv):
         return origin(int(argv[1]), argv[2])
     if argv[:1] == ["origin-check"] and len(argv) == 4:
         return origin_check(argv[1], int(argv[2]), int(argv[3]))
-    if argv[:1] == ["seed"] and len(argv) == 7:
-        return seed(argv[1], argv[2], int(argv[3]), argv[4], argv[5], float(argv[6]))
     if argv[:1] == ["accept"] and len(argv) == 6:
         return accept(*argv[1:])
     if argv[:1] == ["sqlite-count"] and len(argv) == 2:
@@ -736,6 +740,7 @@ def main(argv):
         ap.add_argument("--idle", type=float, default=2.0)
         ap.add_argument("--deadline", type=float, default=180)
         ap.add_argument("--check-tasks", action="store_true")
+        ap.add_argument("--post-log", default="", help="httpd's log of the POSTs (msec D status)")
         ap.add_argument("--out", required=True)
         return hol(ap.parse_args(argv[1:]))
     sys.exit(__doc__)
