@@ -8,6 +8,7 @@
 #     tasks wait queued in the database and run when the server is back.
 # Each ends with every task done once: state done, one item.ready event per item, items
 # ready. The database is read directly (sqlite3 / psql with the run's parameters).
+# More restarts and races: t/135-engine-races.t.
 # (httpd does not log children that die of SIGKILL: the run's crash check of error_log
 # is not troubled by the kill.)
 use strict;
@@ -21,6 +22,7 @@ use POSIX ();
 my $u = uniq('res');
 my $origin = origin_start();
 my $LEASE = 5;
+keep_server_up();                       # a crash must not leave the next files without one
 # Pages answer 1.5 s after the origin accepted the connection: well under
 # PokettoFetchTimeout (3 s) even on a busy machine, so a re-run is not also retried and
 # attempts stay exact; 2.5 s for the kill, where a retry changes nothing checked.
@@ -39,17 +41,6 @@ sub save_slow {
     return (\@t, \@i, \@p);
 }
 
-# tasks rows: { id => { state, attempts, owner } }
-sub task_rows {
-    my $ids = join ',', map { $_ + 0 } @_;
-    my %r;
-    for my $row (db_rows("SELECT id, state, attempts, COALESCE(owner, '') FROM tasks"
-                         . " WHERE id IN ($ids)")) {
-        $r{ $row->[0] } = { state => $row->[1], attempts => $row->[2], owner => $row->[3] };
-    }
-    return \%r;
-}
-
 # wait until the origin has been asked for every page: every task was claimed and its
 # fetch started (only a file is read: on a busy machine a database round trip here would
 # let the first pages finish before the last are asked)
@@ -63,19 +54,6 @@ sub wait_in_flight {
         sleep 0.05;
     }
     return 0;
-}
-
-sub owner_pid { ($_[0] // '') =~ /:(\d+):\d+$/ ? $1 : undef }
-
-# one item.ready event per item, and nothing else odd: returns { item => count }
-sub ready_events {
-    my $ids = join ',', map { $_ + 0 } @_;
-    my %n = map { $_ => 0 } @_;
-    for my $row (db_rows("SELECT item_id, COUNT(*) FROM events WHERE type = 'item.ready'"
-                         . " AND item_id IN ($ids) GROUP BY item_id")) {
-        $n{ $row->[0] } = $row->[1];
-    }
-    return \%n;
 }
 
 # all done, once: 4 assertions per run of it
@@ -158,6 +136,7 @@ section 'graceful restart with tasks in flight' => sub {
     my $t0 = time;
     ok(kill('USR1', $parent), 'graceful: SIGUSR1 to the parent');
     fresh_connections();
+    survived_ok('graceful') or return;
     my $last = wait_tasks($tids, timeout => 25);
     note(sprintf 'graceful: all done %.1f s after the signal', time - $t0);
     my $rows = all_done_once_ok('graceful', $tids, $iids, $pids, $last);
@@ -171,109 +150,7 @@ section 'graceful restart with tasks in flight' => sub {
     status_is(req(GET => '/api/items?limit=1', auth => 'alice'), 200, 'graceful: the server answers');
 };
 
-# ------------------------------------------------------------------ deletes vs completions
-# Deleting an item while a worker completes its task: both lock the task and the item
-# rows; in different orders they deadlock on PostgreSQL and one side fails.
-section 'items deleted while the engine completes them' => sub {
-    my $port = port();
-    my $log = t_logs_dir() . '/error_log';
-    my $from = -s $log // 0;
-    my @kids;
-    for my $c (1 .. 3) {
-        pipe(my $r, my $w) or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if ($pid == 0) {
-            close $r;
-            fresh_connections();
-            my @codes;
-            for my $i (1 .. 15) {
-                # one that fails at once (refused address), one that is fetched and extracted
-                my $url = $i % 2 ? "http://127.0.0.2:$port/origin/article.html?$u-del$c-$i"
-                                 : "http://127.0.0.1:$port/origin/article.html?$u-del$c-$i";
-                my ($res, $item) = save_item('alice', $url);
-                my $id = $item ? $item->{id} : 0;
-                # let the engine get going on some of them
-                Time::HiRes::sleep(0.01 * ($i % 4));
-                my $del = req(DELETE => "/api/items/$id", auth => 'alice');
-                push @codes, $res->code . '/' . $del->code;
-            }
-            print $w join(' ', @codes), "\n";
-            close $w;
-            POSIX::_exit(0);
-        }
-        close $w;
-        push @kids, [ $pid, $r ];
-    }
-    my @codes;
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        push @codes, split ' ', (<$fh> // '');
-        waitpid($k->[0], 0);
-    }
-    is(scalar @codes, 45, 'delete race: 45 save + delete pairs ran');
-    my @bad = grep { $_ ne '202/204' } @codes;
-    ok(!@bad, 'delete race: every save 202 and every delete 204') or diag("  got: @bad");
-    is(db_value("SELECT COUNT(*) FROM tasks WHERE item_id NOT IN (SELECT id FROM items)"), 0,
-       'delete race: no task outlives its item');
-    sleep 1;                              # completions in progress log their outcome
-    open(my $fh, '<', $log) or die "$log: $!";
-    seek($fh, $from, 0);
-    my @dead = grep { /deadlock detected|database is locked|AH10741/ } <$fh>;
-    ok(!@dead, 'delete race: no deadlock and no lost result in error_log')
-        or diag('  ' . substr($dead[0], 0, 600));
-};
-
 # ------------------------------------------------------------------ stop / start
-# the parent's command line, environment and directory, to start it again as it was
-sub parent_launch {
-    my $pid = shift;
-    my $read = sub { open(my $fh, '<', $_[0]) or return undef; local $/; my $s = <$fh>; $s };
-    my $cmd = $read->("/proc/$pid/cmdline") // return undef;
-    my $env = $read->("/proc/$pid/environ") // return undef;
-    return { argv => [ split /\0/, $cmd ],
-             env => { map { /^([^=]*)=(.*)$/s ? ($1 => $2) : () } split /\0/, $env },
-             cwd => readlink("/proc/$pid/cwd") // '/' };
-}
-
-sub server_up {
-    my $res = req(GET => '/', ua => new_ua());
-    return $res->code == 200;
-}
-
-sub start_server {
-    my $l = shift;
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        POSIX::setsid();
-        chdir $l->{cwd};
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', '/dev/null';     # never the TAP pipe: httpd keeps it
-        open STDERR, '>>', t_logs_dir() . '/restart.log';
-        %ENV = %{ $l->{env} };
-        no warnings 'exec';
-        exec { $l->{argv}[0] } @{ $l->{argv} };
-        POSIX::_exit(127);
-    }
-    waitpid($pid, 0);                      # httpd detaches: this one returns at once
-    my $deadline = time + 30;
-    until (time > $deadline) {
-        my $p = httpd_parent_pid();
-        return 1 if $p && pid_alive($p) && server_up();
-        sleep 0.25;
-    }
-    return 0;
-}
-
-my $launch;                                # set while the server is stopped by us
-END {
-    # whatever happened above, leave the server running for the files after this one
-    if ($launch && !server_up()) {
-        local $?;
-        start_server($launch);
-    }
-}
-
 section 'stop and start with tasks in flight' => sub {
     my ($tids, $iids, $pids) = save_slow('s', 6, 1500);
     ok(wait_in_flight($tids, $pids), 'stop: every page is being fetched');
@@ -283,7 +160,7 @@ section 'stop and start with tasks in flight' => sub {
     ok($l && @{ $l->{argv} } && $l->{argv}[0] =~ m{(apache2|httpd)$},
        'stop: the command line of the server was read');
     return unless $l;
-    $launch = $l;
+    keep_server_up($l);
     ok(kill('TERM', $parent), 'stop: SIGTERM to the parent');
     my $deadline = time + 20;
     sleep 0.1 while grep({ pid_alive($_) } $parent, @kids) && time < $deadline;
@@ -298,7 +175,6 @@ section 'stop and start with tasks in flight' => sub {
     sleep 1;                               # queued while nobody runs them
     my $t0 = time;
     ok(start_server($l), 'start: the server is back with the same command line');
-    $launch = undef;
     fresh_connections();
     isnt(httpd_parent_pid(), $parent, 'start: a new parent');
     my $last = wait_tasks($tids, timeout => 25);

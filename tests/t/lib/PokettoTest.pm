@@ -355,11 +355,13 @@ sub section {
 use File::Basename ();
 use File::Spec ();
 use Encode ();
+use POSIX ();
 
 push @EXPORT, qw(
     wait_task wait_tasks task_of db_rows db_value httpd_parent_pid httpd_children pid_alive
     access_log_count origin_start origin_stop origin_hits origin_log_lines origin_dir
-    closed_port utf8_strict write_file t_logs_dir
+    closed_port utf8_strict write_file t_logs_dir task_rows ready_events owner_pid
+    server_up parent_launch start_server keep_server_up survived_ok
 );
 
 my $BIN_DIR = File::Spec->rel2abs(File::Basename::dirname(__FILE__) . '/../../bin');
@@ -532,6 +534,110 @@ sub origin_log_lines {
 sub origin_hits {
     my ($o, $re) = @_;
     return scalar grep { /^req \S+ \d+ (.*)$/ && $1 =~ $re } origin_log_lines($o);
+}
+
+# task_rows(IDS) -> { id => { state, attempts, owner } } from the tasks table ('' for NULL)
+sub task_rows {
+    my $ids = join ',', map { $_ + 0 } @_;
+    my %r;
+    for my $row (db_rows("SELECT id, state, attempts, COALESCE(owner, '') FROM tasks"
+                         . " WHERE id IN ($ids)")) {
+        $r{ $row->[0] } = { state => $row->[1], attempts => $row->[2], owner => $row->[3] };
+    }
+    return \%r;
+}
+
+# ready_events(ITEM IDS) -> { item id => number of item.ready events }
+sub ready_events {
+    my $ids = join ',', map { $_ + 0 } @_;
+    my %n = map { $_ => 0 } @_;
+    for my $row (db_rows("SELECT item_id, COUNT(*) FROM events WHERE type = 'item.ready'"
+                         . " AND item_id IN ($ids) GROUP BY item_id")) {
+        $n{ $row->[0] } = $row->[1];
+    }
+    return \%n;
+}
+
+# the pid in a task's owner ("host:pid:start")
+sub owner_pid { ($_[0] // '') =~ /:(\d+):\d+$/ ? $1 : undef }
+
+# ---- stopping and starting the test server from a test ----
+
+sub server_up {
+    my $res = req(GET => '/', ua => new_ua());
+    return $res->code == 200;
+}
+
+# parent_launch(PID) -> { argv, env, cwd } of the running httpd parent, to start it again
+# exactly as run-integration.sh / t/TEST started it
+sub parent_launch {
+    my $pid = shift or return undef;
+    my $read = sub { open(my $fh, '<', $_[0]) or return undef; local $/; my $s = <$fh>; $s };
+    my $cmd = $read->("/proc/$pid/cmdline") // return undef;
+    my $env = $read->("/proc/$pid/environ") // return undef;
+    return { argv => [ split /\0/, $cmd ],
+             env => { map { /^([^=]*)=(.*)$/s ? ($1 => $2) : () } split /\0/, $env },
+             cwd => readlink("/proc/$pid/cwd") // '/' };
+}
+
+# start_server(LAUNCH) -> true once the new server answers (at most 30 s)
+sub start_server {
+    my $l = shift or return 0;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        POSIX::setsid();
+        chdir $l->{cwd};
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';     # never the TAP pipe: httpd would keep it open
+        open STDERR, '>>', t_logs_dir() . '/restart.log';
+        %ENV = %{ $l->{env} };
+        no warnings 'exec';
+        exec { $l->{argv}[0] } @{ $l->{argv} };
+        POSIX::_exit(127);
+    }
+    waitpid($pid, 0);                      # httpd detaches: this returns at once
+    my $deadline = Time::HiRes::time() + 30;
+    until (Time::HiRes::time() > $deadline) {
+        my $p = httpd_parent_pid();
+        return 1 if $p && pid_alive($p) && server_up();
+        Time::HiRes::sleep(0.25);
+    }
+    return 0;
+}
+
+# keep_server_up([LAUNCH]): remember how the server runs now (or LAUNCH); when this test
+# process ends and the server is down (a test stopped it, or it died), start it again, so
+# that the test files after this one still have a server
+my $LAUNCH;
+sub keep_server_up { $LAUNCH = shift // parent_launch(httpd_parent_pid()) // $LAUNCH }
+
+END {
+    if ($LAUNCH && !server_up()) {
+        local $?;
+        Test::More::diag('the server is down at the end of this file: starting it again');
+        start_server($LAUNCH);
+    }
+}
+
+# survived_ok(NAME): 1 assertion - the server still answers (within 10 s), e.g. after a
+# restart signal. If not, the last fatal lines of error_log are shown, the server is
+# started again (see keep_server_up) and false is returned.
+sub survived_ok {
+    my $name = shift;
+    my $deadline = Time::HiRes::time() + 10;
+    my $up = 0;
+    until ($up = server_up()) {
+        last if Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.25);
+    }
+    Test::More::ok($up, "$name: the server is still up") and return 1;
+    my @why = grep { /emerg|crit|exit signal/ }
+              do { open(my $fh, '<', t_logs_dir() . '/error_log'); <$fh> };
+    Test::More::diag("  error_log: $_") for @why[ ($#why > 4 ? $#why - 4 : 0) .. $#why ];
+    start_server($LAUNCH) if $LAUNCH;
+    fresh_connections();
+    return 0;
 }
 
 1;
