@@ -128,13 +128,15 @@ apr_status_t pk_db_open(apr_pool_t *p, const char *driver_name, const char *para
         goto leave;
     }
     apr_pool_cleanup_register(p, db, db_close, apr_pool_cleanup_null);
+    /* the busy handler first: even a PRAGMA reads the schema, and while other processes
+     * write (a graceful restart under load) SQLite answers "busy" without one */
+    pk_db_tune(db, p, PK_DB_BUSY_TIMEOUT_MS);
     for (i = 0; init_sql && init_sql[i]; ++i) {
         if (APR_SUCCESS != (rv = pk_db_setting(db, p, init_sql[i]))) {
             *why = apr_psprintf(p, "init SQL '%s' failed", init_sql[i]);
             goto leave;
         }
     }
-    pk_db_tune(db, p, PK_DB_BUSY_TIMEOUT_MS);
     /* WAL lets readers go on while one process writes; the mode is stored in the file,
      * so setting it once here covers every connection mod_dbd opens later. SQLite does
      * not always wait for the lock this needs, and the legacy sqlite3_prepare apr_dbd
