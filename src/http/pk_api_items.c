@@ -10,6 +10,7 @@
 #include "pk_time.h"
 #include "pk_url.h"
 #include "pk_items.h"
+#include "pk_extract.h"
 #include "pk_tasks.h"
 #include "pk_engine.h"
 #include "pk_respcache.h"
@@ -51,7 +52,7 @@ static json_t *item_json(pk_req *pr, const pk_item *it)
                      "lang", json_or_null(it->lang),
                      "lead_image", json_or_null(it->lead_image),
                      "word_count", it->word_count,
-                     "reading_minutes", it->word_count ? (it->word_count + 229) / 230 : 0,
+                     "reading_minutes", pk_extract_reading_minutes((apr_size_t)it->word_count),
                      "fetched", pk_http_time(pr, it->fetched_ms));
 }
 
