@@ -21,6 +21,25 @@
 /** The smallest message buffer allocated (unless the message is known to be smaller). */
 #define PK_WS_MIN_BUF 1024
 
+/* Under AddressSanitizer, the message buffer is followed by a poisoned redzone: APR
+ * pools carve allocations out of big blocks, so ASan would not otherwise see a write
+ * past the buffer. One redzone is poisoned at a time (the current buffer's); it is
+ * unpoisoned when the buffer is replaced and, by a cleanup, when the pool is cleared. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PK_WS_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(PK_WS_ASAN)
+#define PK_WS_ASAN 1
+#endif
+#ifdef PK_WS_ASAN
+#include <sanitizer/asan_interface.h>
+#define PK_WS_REDZONE 16
+#else
+#define PK_WS_REDZONE 0
+#endif
+
 /** Where the reader is in the stream. */
 typedef enum {
     RS_HEADER,  /* reading a frame header */
@@ -269,6 +288,18 @@ static void pk_ws_unmask(unsigned char *dst, const unsigned char *src, apr_size_
         dst[i] = src[i] ^ mask[k];
 }
 
+#ifdef PK_WS_ASAN
+/** Pool cleanup of msg_pool: unpoison the redzone of the current buffer. */
+static apr_status_t pk_ws_unpoison(void *data)
+{
+    pk_ws_reader *r = data;
+
+    if (r->buf != NULL)
+        ASAN_UNPOISON_MEMORY_REGION(r->buf + r->buf_cap, PK_WS_REDZONE);
+    return APR_SUCCESS;
+}
+#endif
+
 /** Make room for need bytes in the message buffer (need includes the final NUL).
  *  Grows by doubling (at least PK_WS_MIN_BUF), never beyond what the message can
  *  still hold: the rest of this frame if it is the last, else max_message + 1. */
@@ -287,9 +318,17 @@ static void pk_ws_reserve(pk_ws_reader *r, apr_size_t need)
             cap = upper;
         if (cap < need)
             cap = need;
-        nb = apr_palloc(r->msg_pool, cap);
+        nb = apr_palloc(r->msg_pool, cap + PK_WS_REDZONE);
         if (r->buf_len > 0)
             memcpy(nb, r->buf, r->buf_len);
+#ifdef PK_WS_ASAN
+        if (r->buf != NULL)
+            ASAN_UNPOISON_MEMORY_REGION(r->buf + r->buf_cap, PK_WS_REDZONE);
+        else
+            apr_pool_cleanup_register(r->msg_pool, r, pk_ws_unpoison,
+                                      apr_pool_cleanup_null);
+        ASAN_POISON_MEMORY_REGION(nb + cap, PK_WS_REDZONE);
+#endif
         r->buf = nb;
         r->buf_cap = cap;
     }
