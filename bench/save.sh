@@ -34,6 +34,8 @@
 #   CHILDREN=4 THREADS=256  httpd children and threads per child
 #   CONCURRENCY=500      PokettoFetchConcurrency (tasks per child)
 #   FETCH_TIMEOUT=30     PokettoFetchTimeout (seconds; the module's default)
+#   PER_HOST=256         PokettoFetchPerHost (the module's default, 6, is polite to real
+#                        sites; the benchmark's 1000 saves all go to one origin)
 #   DBD_MIN=max          DBDMin of the SQLite configurations: max opens every connection of
 #                        mod_dbd's pool when a child starts (THREADS + 8); a number leaves
 #                        the rest to be opened on demand (PostgreSQL always uses 4)
@@ -66,6 +68,7 @@ CHILDREN=${CHILDREN:-4}
 THREADS=${THREADS:-256}
 CONCURRENCY=${CONCURRENCY:-500}
 FETCH_TIMEOUT=${FETCH_TIMEOUT:-30}
+PER_HOST=${PER_HOST:-256}
 ACCEPT_CONNS=${ACCEPT_CONNS:-"1 32"}
 ACCEPT_DURATION=${ACCEPT_DURATION:-10}
 ACCEPT_WARMUP=${ACCEPT_WARMUP:-2}
@@ -81,7 +84,7 @@ REPORT=${REPORT:-}
 PGBIN=/usr/lib/postgresql/15/bin
 
 for v in SAVES DELAY_MS SEED GETTERS POSTERS FLASK_SAVES HOL_DEADLINE CHILDREN THREADS CONCURRENCY \
-         FETCH_TIMEOUT ACCEPT_DURATION ACCEPT_WARMUP ACCEPT_RUNS; do
+         FETCH_TIMEOUT PER_HOST ACCEPT_DURATION ACCEPT_WARMUP ACCEPT_RUNS; do
     isnum "${!v}" || die "$v must be a positive whole number, got '${!v}'"
 done
 for c in $ACCEPT_CONNS; do isnum "$c" || die "ACCEPT_CONNS must be whole numbers, got '$c'"; done
@@ -163,14 +166,14 @@ make_conf() {
         -v inc="$INCLUDE" -v name="$name" -v children="$CHILDREN" -v threads="$THREADS" \
         -v workers="$((CHILDREN * THREADS))" -v driver="$driver" -v params="$params" \
         -v init="$init" -v dbdmin="$dbdmin" -v dbdmax="$((THREADS + 8))" -v engine="$engine" \
-        -v conc="$CONCURRENCY" -v ftimeout="$FETCH_TIMEOUT" -v resolve="$resolve" \
+        -v conc="$CONCURRENCY" -v ftimeout="$FETCH_TIMEOUT" -v perhost="$PER_HOST" -v resolve="$resolve" \
         -v postlog="$postlog" '
         { gsub(/@DIR@/, dir); gsub(/@PORT@/, port); gsub(/@MODULE@/, module);
           gsub(/@USER@/, user); gsub(/@INCLUDE@/, inc); gsub(/@NAME@/, name);
           gsub(/@CHILDREN@/, children); gsub(/@THREADS@/, threads); gsub(/@WORKERS@/, workers);
           gsub(/@DBDRIVER@/, driver); gsub(/@DBDPARAMS@/, params); gsub(/@DBDINIT@/, init);
           gsub(/@DBDMIN@/, dbdmin); gsub(/@DBDMAX@/, dbdmax); gsub(/@ENGINE@/, engine);
-          gsub(/@CONCURRENCY@/, conc); gsub(/@FETCH_TIMEOUT@/, ftimeout);
+          gsub(/@CONCURRENCY@/, conc); gsub(/@FETCH_TIMEOUT@/, ftimeout); gsub(/@PER_HOST@/, perhost);
           gsub(/@RESOLVE@/, resolve); gsub(/@POSTLOG@/, postlog); print }' \
         "$BENCH/save-httpd.conf.in" > "$TMP/conf/$name.conf"
 }
@@ -457,7 +460,7 @@ COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$ROOT" status --porcelain -- src mod_poketto.c mod_poketto.h Makefile 2>/dev/null | wc -l)
 CMD="bench/save.sh"
 {
-    echo "Command: \`$CMD\` (SAVES=$SAVES DELAY_MS=$DELAY_MS SEED=$SEED GETTERS=$GETTERS POSTERS=$POSTERS FLASK_SAVES=$FLASK_SAVES SPREAD_HOSTS=$SPREAD_HOSTS ORIGIN=$ORIGIN CHILDREN=$CHILDREN THREADS=$THREADS CONCURRENCY=$CONCURRENCY FETCH_TIMEOUT=$FETCH_TIMEOUT DBD_MIN=$DBD_MIN ACCEPT_CONNS=\"$ACCEPT_CONNS\" ACCEPT_DURATION=$ACCEPT_DURATION ACCEPT_RUNS=$ACCEPT_RUNS PHASES=\"$PHASES\"), at commit $COMMIT$([ "$DIRTY" = 0 ] || echo " with $DIRTY uncommitted change(s) under src/ or the module's top files")"
+    echo "Command: \`$CMD\` (SAVES=$SAVES DELAY_MS=$DELAY_MS SEED=$SEED GETTERS=$GETTERS POSTERS=$POSTERS FLASK_SAVES=$FLASK_SAVES SPREAD_HOSTS=$SPREAD_HOSTS ORIGIN=$ORIGIN CHILDREN=$CHILDREN THREADS=$THREADS CONCURRENCY=$CONCURRENCY FETCH_TIMEOUT=$FETCH_TIMEOUT PER_HOST=$PER_HOST DBD_MIN=$DBD_MIN ACCEPT_CONNS=\"$ACCEPT_CONNS\" ACCEPT_DURATION=$ACCEPT_DURATION ACCEPT_RUNS=$ACCEPT_RUNS PHASES=\"$PHASES\"), at commit $COMMIT$([ "$DIRTY" = 0 ] || echo " with $DIRTY uncommitted change(s) under src/ or the module's top files")"
     echo
     machine_line "$DATE_START UTC" "$LOAD_BEFORE" "$LOAD_AFTER" \
         "; the run took $(( $(date +%s) - START_TIME )) s"
