@@ -77,7 +77,7 @@ kill_strays() {
         pids=()
         for p in /proc/[0-9]*; do
             [ "$(stat -c %u "$p" 2>/dev/null)" = "$TEST_UID" ] || continue
-            if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-f $conf"; then
+            if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "-f $conf"; then
                 pids+=("${p#/proc/}")
             fi
         done
