@@ -641,11 +641,12 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 #define DEF_LIST_CACHE 512
 
 /* prefork gives the child's pool (and ptrans, r->pool, mod_dbd's connection pools under
- * it) an allocator without a mutex: it has one thread. This module runs more (engine,
- * bus, WebSocket I/O), and mod_dbd makes and frees connection pools under pchild from
- * whichever thread acquires one: unguarded, that raced the request thread and children
- * segfaulted now and then. The mutex lives in pconf, which outlasts pchild and its
- * allocator (the allocator still locks it while pchild is being destroyed). */
+ * it) an allocator without a mutex: it has one thread. This module runs more (the
+ * engine's fetch and extraction threads; its pool is a subpool of pchild), and mod_dbd
+ * makes and frees connection pools under pchild from whichever thread acquires one:
+ * unguarded, those race the request thread. The mutex lives in pconf, which outlasts
+ * pchild and its allocator (the allocator still locks it while pchild is being
+ * destroyed). */
 static void guard_child_allocator(apr_pool_t *pchild, server_rec *s)
 {
     apr_allocator_t *alloc = apr_pool_allocator_get(pchild);
