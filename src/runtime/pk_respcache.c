@@ -35,16 +35,18 @@ static void entry_free(entry *e)
     }
 }
 
+/* The entries are freed; the hash (in pchild, which goes next) is not touched again: its
+ * keys are the entries' own, and apr_hash_clear would hash every freed key once more
+ * (a child segfaulting on exit, AH00052). */
 static apr_status_t cache_cleanup(void *data)
 {
     cache *c = data;
     apr_hash_index_t *hi;
 
+    the_cache = NULL;
     for (hi = apr_hash_first(NULL, c->map); hi; hi = apr_hash_next(hi)) {
         entry_free(apr_hash_this_val(hi));
     }
-    apr_hash_clear(c->map);
-    the_cache = NULL;
     return APR_SUCCESS;
 }
 
