@@ -12,6 +12,8 @@
 #   POKETTO_TEST_KEEP=1     keep the temporary directory (its path is printed)
 #   POKETTO_TEST_RUN_BUDGET seconds the test files of one run may take (default 240)
 #   POKETTO_TEST_VMEM_KB    address-space cap per process (default 4 GB; 0: none)
+#   POKETTO_TEST_CORES=1    let httpd dump core (where /proc/sys/kernel/core_pattern says;
+#                           e.g. echo '/tmp/cores/core.%e.%p' >/proc/sys/kernel/core_pattern)
 #   POKETTO_SO, POKETTO_ADMIN  module and admin CLI (default build/mod_poketto.so,
 #                              build/poketto-admin)
 #   UNIT_PASSED, UNIT_FAILED   unit-test counts added to the final line
@@ -52,6 +54,10 @@ die_early() {   # a failure before any run: still print the summary line
 VMEM_KB=${POKETTO_TEST_VMEM_KB:-4194304}
 CAP=()
 if [ "$VMEM_KB" != 0 ]; then CAP=(prlimit --as=$((VMEM_KB * 1024)) --); fi
+if [ -n "${POKETTO_TEST_CORES:-}" ]; then
+    CAP=(prlimit --core=unlimited "${CAP[@]:1}")
+    [ "$VMEM_KB" != 0 ] || CAP+=(--)
+fi
 
 # ---------------------------------------------------------------- run as the test user
 if [ "$(id -u)" -eq 0 ]; then
