@@ -198,12 +198,46 @@ leave:
     return rv;
 }
 
+/* Who hears of committed events: set once at start-up (pk_db_set_publisher). */
+static pk_db_publish_fn *publisher;
+static void *publisher_baton;
+
+void pk_db_set_publisher(pk_db_publish_fn *fn, void *baton)
+{
+    publisher = fn;
+    publisher_baton = baton;
+}
+
+static void publish(apr_array_header_t *events, apr_pool_t *p)
+{
+    if (publisher && events && events->nelts > 0) {
+        publisher(publisher_baton, events, p);
+    }
+}
+
+void pk_db_event_written(pk_db *db, apr_pool_t *p, const struct pk_event *ev)
+{
+    apr_array_header_t *one;
+
+    if (!db->txn) {
+        one = apr_array_make(p, 1, sizeof(const struct pk_event *));
+        APR_ARRAY_PUSH(one, const struct pk_event *) = ev;
+        publish(one, p);
+        return;
+    }
+    if (!db->written) {
+        db->written = apr_array_make(p, 4, sizeof(const struct pk_event *));
+    }
+    APR_ARRAY_PUSH(db->written, const struct pk_event *) = ev;
+}
+
 apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p)
 {
     int err;
 
     db->txn = NULL;
     db->txn_failed = 0;
+    db->written = NULL;
     err = apr_dbd_transaction_start(db->driver, p, db->handle, &db->txn);
     if (err) {
         pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, p, "begin transaction: %s",
@@ -244,6 +278,10 @@ apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok)
     }
     db->txn = NULL;
     db->txn_failed = 0;
+    if (rv == APR_SUCCESS) {
+        publish(db->written, p);    /* committed: now others may read them */
+    }
+    db->written = NULL;
     return rv;
 }
 
