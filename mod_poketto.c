@@ -22,6 +22,7 @@
 #include "pk_status.h"
 #include "pk_netpolicy.h"
 #include <mpm_common.h>
+#include <ap_mpm.h>
 #include <unistd.h>
 
 
@@ -47,10 +48,17 @@
                             "; +read-it-later)"
 #define DEF_ACCEPT_LANGUAGE "en;q=0.9, *;q=0.5"
 
+#define DEF_WS_MAX_MESSAGE  (64 * 1024)
+#define DEF_WS_PING         30
+#define DEF_WS_SEND_BUFFER  (256 * 1024)
+#define DEF_WS_TICKET       30
+
 /* ---- configuration record and getters ---- */
 
 /* The engine's settings, built in post_config, read by every child. */
 static pk_engine_conf engine_conf;
+/* The WebSocket settings, resolved in post_config. */
+static pk_ws_conf ws_conf;
 
 static apr_status_t slist_free(void *data)
 {
@@ -111,6 +119,12 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->fetch_max_size = -1;
     c->max_redirects = -1;
     c->list_cache = -1;
+    c->ws_mode = PK_WS_MODE_UNSET;
+    c->ws_max_message = -1;
+    c->ws_ping_s = -1;
+    c->ws_send_buffer = -1;
+    c->ws_max_per_child = -1;
+    c->ws_ticket_s = -1;
     return c;
 }
 
@@ -242,6 +256,45 @@ int pk_conf_max_wait(const pk_dir_conf *c)
     return c->max_wait < 0 ? DEF_MAX_WAIT : c->max_wait;
 }
 
+const pk_ws_conf *pk_conf_ws(void)
+{
+    return &ws_conf;
+}
+
+/* The WebSocket settings with defaults applied: the mode for this MPM, the cap from
+ * ThreadsPerChild. Parked mode is not built yet (docs/operations.md says why): every
+ * mode holds a WebSocket on its request's thread. */
+static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
+{
+    const pk_srv_conf *c = srv_conf(s);
+    int threads = 1, threaded = 0;
+
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
+    if (threads < 1 || threaded == AP_MPMQ_NOT_SUPPORTED) {
+        threads = 1;
+    }
+    memset(wc, 0, sizeof(*wc));
+    wc->mode = PK_WS_MODE_THREAD;
+    if (c->ws_mode == PK_WS_MODE_PARKED) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10850)
+                     "PokettoWsMode parked is not available in this build: WebSockets "
+                     "are held in thread mode (each keeps a worker thread)");
+    }
+    wc->max_message = (apr_size_t)DEF(c->ws_max_message, DEF_WS_MAX_MESSAGE);
+    wc->ping = apr_time_from_sec(DEF(c->ws_ping_s, DEF_WS_PING));
+    wc->send_buffer = (apr_size_t)DEF(c->ws_send_buffer, DEF_WS_SEND_BUFFER);
+    wc->max_per_child = c->ws_max_per_child > 0 ? c->ws_max_per_child
+                                                : (threads > 1 ? threads / 2 : 1);
+    wc->ticket_ttl = apr_time_from_sec(DEF(c->ws_ticket_s, DEF_WS_TICKET));
+    if (threaded == AP_MPMQ_NOT_SUPPORTED) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10851)
+                     "prefork MPM: every open WebSocket (/api/ws) holds a whole server "
+                     "process; prefer the event MPM, or point clients at the event stream "
+                     "(GET /api/events, Server-Sent Events) or its long poll");
+    }
+}
+
 /* ---- directives ---- */
 
 static const char *set_auth(cmd_parms *cmd, void *dc, const char *arg)
@@ -338,6 +391,14 @@ static const srv_number N_FETCH_MAX = { APR_OFFSETOF(pk_srv_conf, fetch_max_size
                                         APR_INT64_C(1) << 31, 1 };
 static const srv_number N_REDIRECTS = { APR_OFFSETOF(pk_srv_conf, max_redirects), 0, 50, 0 };
 static const srv_number N_LIST_CACHE = { APR_OFFSETOF(pk_srv_conf, list_cache), 0, 100000, 0 };
+static const srv_number N_WS_MAX_MESSAGE = { APR_OFFSETOF(pk_srv_conf, ws_max_message), 125,
+                                             APR_INT64_C(1) << 30, 1 };
+static const srv_number N_WS_PING = { APR_OFFSETOF(pk_srv_conf, ws_ping_s), 1, 86400, 0 };
+static const srv_number N_WS_SEND_BUFFER = { APR_OFFSETOF(pk_srv_conf, ws_send_buffer), 4096,
+                                             APR_INT64_C(1) << 30, 1 };
+static const srv_number N_WS_MAX_PER_CHILD = { APR_OFFSETOF(pk_srv_conf, ws_max_per_child), 1,
+                                               100000, 0 };
+static const srv_number N_WS_TICKET = { APR_OFFSETOF(pk_srv_conf, ws_ticket_s), 1, 3600, 0 };
 
 static const char *set_srv_number(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -364,6 +425,29 @@ static const char *set_engine(cmd_parms *cmd, void *dc, int on)
 
     if (!err) {
         c->engine = on;
+    }
+    return err;
+}
+
+static const char *set_ws_mode(cmd_parms *cmd, void *dc, const char *arg)
+{
+    pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        /* told as is */
+    }
+    else if (!strcasecmp(arg, "auto")) {
+        c->ws_mode = PK_WS_MODE_AUTO;
+    }
+    else if (!strcasecmp(arg, "thread")) {
+        c->ws_mode = PK_WS_MODE_THREAD;
+    }
+    else if (!strcasecmp(arg, "parked")) {
+        c->ws_mode = PK_WS_MODE_PARKED;
+    }
+    else {
+        err = "PokettoWsMode takes 'thread', 'parked' or 'auto'";
     }
     return err;
 }
@@ -445,6 +529,23 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoListCache", set_srv_number, (void *)&N_LIST_CACHE, RSRC_CONF,
                   "Rendered item listings each child keeps, valid for one version of a "
                   "user's items (default 512; 0: none)"),
+    AP_INIT_TAKE1("PokettoWsMode", set_ws_mode, NULL, RSRC_CONF,
+                  "How an open WebSocket is held: 'thread' (its request's worker), "
+                  "'parked' (a per-child I/O thread, event MPM) or 'auto' (default)"),
+    AP_INIT_TAKE1("PokettoWsMaxMessage", set_srv_number, (void *)&N_WS_MAX_MESSAGE, RSRC_CONF,
+                  "Largest message a WebSocket client may send, in bytes; a larger one "
+                  "closes with 1009 (default 65536)"),
+    AP_INIT_TAKE1("PokettoWsPingInterval", set_srv_number, (void *)&N_WS_PING, RSRC_CONF,
+                  "Seconds between the server's pings; a client that has not answered by "
+                  "the next one is dropped (default 30)"),
+    AP_INIT_TAKE1("PokettoWsSendBuffer", set_srv_number, (void *)&N_WS_SEND_BUFFER, RSRC_CONF,
+                  "Bytes queued for a WebSocket client that does not read before it is "
+                  "dropped (default 262144)"),
+    AP_INIT_TAKE1("PokettoWsMaxPerChild", set_srv_number, (void *)&N_WS_MAX_PER_CHILD,
+                  RSRC_CONF, "WebSockets one child holds at once in thread mode; more get "
+                  "503 (default half of ThreadsPerChild, 1 under prefork)"),
+    AP_INIT_TAKE1("PokettoWsTicketLifetime", set_srv_number, (void *)&N_WS_TICKET, RSRC_CONF,
+                  "Seconds a ticket of POST /api/ws-ticket may be used in (default 30)"),
     AP_INIT_FLAG("PokettoEngine", set_engine, NULL, RSRC_CONF,
                  "Run the task engine (fetch and extraction threads) in this server's "
                  "children (default On)"),
@@ -538,6 +639,7 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
         || APR_SUCCESS != engine_conf_build(pconf, s, &engine_conf)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    ws_conf_build(s, &ws_conf);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10711)
                  "mod_poketto %s ready", PK_VERSION);
     return OK;

@@ -28,4 +28,7 @@ pk_handler_fn pk_api_tags_delete;       /* DELETE /tags/{name} */
 
 pk_handler_fn pk_api_tasks_get;         /* GET    /tasks/{id} */
 
+pk_handler_fn pk_api_ws_open;           /* GET    /ws (WebSocket) */
+pk_handler_fn pk_api_ws_ticket;         /* POST   /ws-ticket */
+
 #endif /* PK_API_H */

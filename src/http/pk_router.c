@@ -39,6 +39,9 @@ static const route routes[] = {
     { M_PATCH,  "tags/*",    pk_api_tags_rename,    NEEDS_AUTH },
     { M_DELETE, "tags/*",    pk_api_tags_delete,    NEEDS_AUTH },
     { M_GET,    "tasks/#",   pk_api_tasks_get,      NEEDS_AUTH },
+    /* the WebSocket authenticates itself: a ticket, or an Origin check for the cookie */
+    { M_GET,    "ws",        pk_api_ws_open,        0 },
+    { M_POST,   "ws-ticket", pk_api_ws_ticket,      NEEDS_AUTH },
     { 0, NULL, NULL, 0 }
 };
 

@@ -13,6 +13,7 @@
 #include "pk_tags.h"
 #include "pk_tasks.h"
 #include "pk_events.h"
+#include "pk_tickets.h"
 
 apr_status_t pk_db_dialect_of(const char *driver_name, pk_dialect_e *dialect)
 {
@@ -34,7 +35,7 @@ void pk_db_statements_visit(pk_stmt_visit_fn *fn, void *baton)
 {
     const pk_stmt_def *tables[] = {
         pk_users_statements, pk_credentials_statements, pk_items_statements, pk_tags_statements,
-        pk_tasks_statements, pk_events_statements, NULL
+        pk_tasks_statements, pk_events_statements, pk_tickets_statements, NULL
     };
     const pk_stmt_def *def;
     int i;

@@ -108,11 +108,22 @@ static const char *const v4[] = {
     NULL
 };
 
+/* Version 5: WebSocket tickets (pk_tickets.h): the hash of a short-lived secret, deleted
+ * when it is used. */
+static const char *const v5[] = {
+    "CREATE TABLE ws_tickets (ticket_hash TEXT NOT NULL PRIMARY KEY,"
+    " user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " expires_ms BIGINT NOT NULL)",
+    "CREATE INDEX ws_tickets_expires ON ws_tickets(expires_ms)",
+    NULL
+};
+
 static const migration migrations[] = {
     { v1_sqlite, v1_pgsql },        /* version 1 */
     { v2_sqlite, v2_pgsql },        /* version 2 */
     { v3, v3 },                     /* version 3 */
     { v4, v4 },                     /* version 4 */
+    { v5, v5 },                     /* version 5 */
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
