@@ -31,6 +31,8 @@ typedef struct pk_dir_conf {
     apr_interval_time_t session_ttl;/* PokettoSessionLifetime */
     int password_cost;              /* PokettoPasswordCost */
     int max_wait;                   /* PokettoMaxWait, seconds */
+    int sse_heartbeat;              /* PokettoSseHeartbeat, seconds */
+    int poll_max_wait;              /* PokettoLongPollMaxWait, seconds */
 } pk_dir_conf;
 
 /** Server configuration: the task engine and its fetches (global context only: one
@@ -53,6 +55,9 @@ typedef struct pk_srv_conf {
     apr_array_header_t *deny;       /* PokettoFetchDeny */
     apr_array_header_t *resolve;    /* PokettoFetchResolve (host:port:address) */
     int list_cache;                 /* PokettoListCache: entries per child */
+    int ring_slots;                 /* PokettoEventRingSlots */
+    int slot_size;                  /* PokettoEventSlotSize */
+    int event_queue;                /* PokettoEventQueue */
 } pk_srv_conf;
 
 extern module AP_MODULE_DECLARE_DATA poketto_module;
@@ -71,5 +76,7 @@ int pk_conf_origin_allowed(const pk_dir_conf *c, const char *origin);
 apr_interval_time_t pk_conf_session_ttl(const pk_dir_conf *c);
 int pk_conf_password_cost(const pk_dir_conf *c);
 int pk_conf_max_wait(const pk_dir_conf *c);
+int pk_conf_sse_heartbeat(const pk_dir_conf *c);
+int pk_conf_poll_max_wait(const pk_dir_conf *c);
 
 #endif /* MOD_POKETTO_H */
