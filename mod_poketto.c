@@ -18,6 +18,7 @@
 #include "pk_dbd.h"
 #include "pk_router.h"
 #include "pk_engine.h"
+#include "pk_bus.h"
 #include "pk_respcache.h"
 #include "pk_status.h"
 #include "pk_netpolicy.h"
@@ -34,6 +35,12 @@
 #define DEF_SESSION_TTL     apr_time_from_sec(30 * 24 * 3600)
 #define DEF_PASSWORD_COST   10
 #define DEF_MAX_WAIT        30
+#define DEF_SSE_HEARTBEAT   15
+#define DEF_POLL_MAX_WAIT   60
+
+#define DEF_RING_SLOTS      1024
+#define DEF_SLOT_SIZE       4096
+#define DEF_EVENT_QUEUE     64
 
 #define DEF_FETCH_CONCURRENCY 200
 #define DEF_RETRIES         3
@@ -59,6 +66,8 @@
 static pk_engine_conf engine_conf;
 /* The WebSocket settings, resolved in post_config. */
 static pk_ws_conf ws_conf;
+/* The event bus's, likewise. */
+static pk_bus_conf bus_conf;
 
 static apr_status_t slist_free(void *data)
 {
@@ -80,6 +89,8 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     c->session_ttl = -1;
     c->password_cost = -1;
     c->max_wait = -1;
+    c->sse_heartbeat = -1;
+    c->poll_max_wait = -1;
     return c;
 }
 
@@ -100,6 +111,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(session_ttl, -1);
     MERGE(password_cost, -1);
     MERGE(max_wait, -1);
+    MERGE(sse_heartbeat, -1);
+    MERGE(poll_max_wait, -1);
     return n;
 }
 
@@ -125,6 +138,9 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->ws_send_buffer = -1;
     c->ws_max_per_child = -1;
     c->ws_ticket_s = -1;
+    c->ring_slots = -1;
+    c->slot_size = -1;
+    c->event_queue = -1;
     return c;
 }
 
@@ -192,6 +208,15 @@ static apr_status_t engine_conf_build(apr_pool_t *pconf, server_rec *s, pk_engin
     }
 leave:
     return rv;
+}
+
+static void bus_conf_build(server_rec *s, pk_bus_conf *bc)
+{
+    const pk_srv_conf *c = srv_conf(s);
+
+    bc->slots = (apr_uint32_t)DEF(c->ring_slots, DEF_RING_SLOTS);
+    bc->slot_size = (apr_uint32_t)DEF(c->slot_size, DEF_SLOT_SIZE);
+    bc->queue = DEF(c->event_queue, DEF_EVENT_QUEUE);
 }
 
 const pk_dir_conf *pk_conf_get(request_rec *r)
@@ -295,6 +320,16 @@ static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
     }
 }
 
+int pk_conf_sse_heartbeat(const pk_dir_conf *c)
+{
+    return c->sse_heartbeat < 0 ? DEF_SSE_HEARTBEAT : c->sse_heartbeat;
+}
+
+int pk_conf_poll_max_wait(const pk_dir_conf *c)
+{
+    return c->poll_max_wait < 0 ? DEF_POLL_MAX_WAIT : c->poll_max_wait;
+}
+
 /* ---- directives ---- */
 
 static const char *set_auth(cmd_parms *cmd, void *dc, const char *arg)
@@ -333,7 +368,7 @@ static const char *set_number(cmd_parms *cmd, void *dc, const char *arg, apr_int
 
 typedef enum {
     N_MAX_BODY, N_MAX_URL, N_MAX_PAGE, N_MAX_TAGS, N_MAX_TAG_LEN, N_SESSION_TTL,
-    N_PASSWORD_COST, N_MAX_WAIT
+    N_PASSWORD_COST, N_MAX_WAIT, N_SSE_HEARTBEAT, N_POLL_MAX_WAIT
 } number_e;
 
 static const char *set_limit(cmd_parms *cmd, void *dc, const char *arg)
@@ -368,6 +403,12 @@ static const char *set_limit(cmd_parms *cmd, void *dc, const char *arg)
     case N_MAX_WAIT:
         if (!(err = set_number(cmd, dc, arg, 0, 600, &v))) c->max_wait = (int)v;
         break;
+    case N_SSE_HEARTBEAT:
+        if (!(err = set_number(cmd, dc, arg, 1, 3600, &v))) c->sse_heartbeat = (int)v;
+        break;
+    case N_POLL_MAX_WAIT:
+        if (!(err = set_number(cmd, dc, arg, 0, 3600, &v))) c->poll_max_wait = (int)v;
+        break;
     }
     return err;
 }
@@ -399,6 +440,9 @@ static const srv_number N_WS_SEND_BUFFER = { APR_OFFSETOF(pk_srv_conf, ws_send_b
 static const srv_number N_WS_MAX_PER_CHILD = { APR_OFFSETOF(pk_srv_conf, ws_max_per_child), 1,
                                                100000, 0 };
 static const srv_number N_WS_TICKET = { APR_OFFSETOF(pk_srv_conf, ws_ticket_s), 1, 3600, 0 };
+static const srv_number N_RING_SLOTS = { APR_OFFSETOF(pk_srv_conf, ring_slots), 16, 1048576, 0 };
+static const srv_number N_SLOT_SIZE = { APR_OFFSETOF(pk_srv_conf, slot_size), 256, 65536, 0 };
+static const srv_number N_EVENT_QUEUE = { APR_OFFSETOF(pk_srv_conf, event_queue), 4, 100000, 0 };
 
 static const char *set_srv_number(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -526,6 +570,23 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoMaxWait", set_limit, (void *)N_MAX_WAIT, RSRC_CONF | ACCESS_CONF,
                   "Longest 'Prefer: wait=N' honoured on POST /api/items, in seconds "
                   "(default 30)"),
+    AP_INIT_TAKE1("PokettoSseHeartbeat", set_limit, (void *)N_SSE_HEARTBEAT,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Seconds between heartbeat comments on an idle event stream (GET "
+                  "/api/events); a closed client is noticed at the next one (default 15)"),
+    AP_INIT_TAKE1("PokettoLongPollMaxWait", set_limit, (void *)N_POLL_MAX_WAIT,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Longest 'wait' honoured by a long poll (GET /api/events?wait=N), in "
+                  "seconds (default 60)"),
+    AP_INIT_TAKE1("PokettoEventRingSlots", set_srv_number, (void *)&N_RING_SLOTS, RSRC_CONF,
+                  "Events the shared-memory ring of the event bus holds; a child that "
+                  "falls further behind reads the events table (default 1024)"),
+    AP_INIT_TAKE1("PokettoEventSlotSize", set_srv_number, (void *)&N_SLOT_SIZE, RSRC_CONF,
+                  "Bytes of one slot of the event ring, 64 of them its header; a larger "
+                  "message is read from the events table (default 4096)"),
+    AP_INIT_TAKE1("PokettoEventQueue", set_srv_number, (void *)&N_EVENT_QUEUE, RSRC_CONF,
+                  "Messages queued for one live-event subscriber; one that falls further "
+                  "behind is fed from the events table (default 64)"),
     AP_INIT_TAKE1("PokettoListCache", set_srv_number, (void *)&N_LIST_CACHE, RSRC_CONF,
                   "Rendered item listings each child keeps, valid for one version of a "
                   "user's items (default 512; 0: none)"),
@@ -624,6 +685,7 @@ static int poketto_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         curl_ready = 1;
     }
     pk_dbd_retrieve();
+    pk_bus_pre_config(pconf);
     return OK;
 }
 
@@ -635,8 +697,10 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;                  /* the first, dry pass over the configuration */
     }
+    bus_conf_build(s, &bus_conf);
     if (APR_SUCCESS != pk_dbd_post_config(pconf, ptemp, s)
-        || APR_SUCCESS != engine_conf_build(pconf, s, &engine_conf)) {
+        || APR_SUCCESS != engine_conf_build(pconf, s, &engine_conf)
+        || APR_SUCCESS != pk_bus_post_config(pconf, s, &bus_conf)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ws_conf_build(s, &ws_conf);
@@ -656,12 +720,15 @@ static void poketto_child_init_db(apr_pool_t *pchild, server_rec *s)
 static void poketto_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pk_respcache_child_init(pchild, DEF(srv_conf(s)->list_cache, DEF_LIST_CACHE));
+    /* the bus first: the engine's threads publish the events they commit */
+    pk_bus_child_init(pchild, s);
     pk_engine_child_init(pchild, s, &engine_conf);
 }
 
 static void poketto_child_stopping(apr_pool_t *pchild, int graceful)
 {
     pk_engine_child_stopping();
+    pk_bus_child_stopping();
 }
 
 static int poketto_handler(request_rec *r)
@@ -687,7 +754,8 @@ static void poketto_register_hooks(apr_pool_t *p)
     ap_hook_child_init(poketto_child_init_db, NULL, before_dbd, APR_HOOK_MIDDLE);
     /* each child runs its own task engine: threads start here, after the fork */
     ap_hook_child_init(poketto_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    /* a graceful restart or stop: claim nothing new, hand unfinished tasks back */
+    /* a graceful restart or stop: claim nothing new, hand unfinished tasks back, end
+     * the event streams */
     ap_hook_child_stopping(poketto_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
     /* queue depth, transfers and outcomes on the server-status page */
     pk_status_register_hooks();

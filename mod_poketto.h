@@ -31,6 +31,8 @@ typedef struct pk_dir_conf {
     apr_interval_time_t session_ttl;/* PokettoSessionLifetime */
     int password_cost;              /* PokettoPasswordCost */
     int max_wait;                   /* PokettoMaxWait, seconds */
+    int sse_heartbeat;              /* PokettoSseHeartbeat, seconds */
+    int poll_max_wait;              /* PokettoLongPollMaxWait, seconds */
 } pk_dir_conf;
 
 /** Server configuration: the task engine and its fetches (global context only: one
@@ -59,6 +61,9 @@ typedef struct pk_srv_conf {
     apr_off_t ws_send_buffer;       /* PokettoWsSendBuffer */
     int ws_max_per_child;           /* PokettoWsMaxPerChild (0: derived) */
     int ws_ticket_s;                /* PokettoWsTicketLifetime */
+    int ring_slots;                 /* PokettoEventRingSlots */
+    int slot_size;                  /* PokettoEventSlotSize */
+    int event_queue;                /* PokettoEventQueue */
 } pk_srv_conf;
 
 /** How an open WebSocket is held (PokettoWsMode). */
@@ -95,6 +100,8 @@ int pk_conf_origin_allowed(const pk_dir_conf *c, const char *origin);
 apr_interval_time_t pk_conf_session_ttl(const pk_dir_conf *c);
 int pk_conf_password_cost(const pk_dir_conf *c);
 int pk_conf_max_wait(const pk_dir_conf *c);
+int pk_conf_sse_heartbeat(const pk_dir_conf *c);
+int pk_conf_poll_max_wait(const pk_dir_conf *c);
 
 /** The WebSocket settings (global: one set for every virtual host). */
 const pk_ws_conf *pk_conf_ws(void);

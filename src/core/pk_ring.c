@@ -190,12 +190,14 @@ apr_status_t pk_ring_read(pk_ring *ring, apr_uint64_t pos, pk_ring_rec *rec, cha
     rec->seq = s->seq;
     rec->in_table = (s->flags & FLAG_IN_TABLE) != 0;
     len = s->len;
-    if (len > buflen || len > pk_ring_payload_max(ring)) {
-        len = 0;                    /* torn: the stamp check below says so */
+    if (buf) {
+        if (len > buflen || len > pk_ring_payload_max(ring)) {
+            len = 0;                /* torn: the stamp check below says so */
+        }
+        memcpy(buf, (char *)s + PK_RING_SLOT_HEADER, len);
+        rec->data = buf;
     }
-    memcpy(buf, (char *)s + PK_RING_SLOT_HEADER, len);
     rec->len = len;
-    rec->data = buf;
     memcpy(rec->type_buf, s->type, sizeof(rec->type_buf));
     rec->type_buf[sizeof(rec->type_buf) - 1] = '\0';
     rec->type = rec->type_buf;

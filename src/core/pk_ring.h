@@ -72,8 +72,9 @@ apr_uint32_t pk_ring_ticket(const pk_ring *ring);
 apr_status_t pk_ring_wait(pk_ring *ring, apr_uint32_t ticket, apr_interval_time_t timeout);
 
 /** Copy the record at pos: its message into buf (buflen at least pk_ring_payload_max,
- *  rec->data points there). APR_SUCCESS; APR_EAGAIN when pos is not written yet;
- *  APR_ENOENT when it was overwritten already (the reader fell nslots behind). */
+ *  rec->data points there; buf NULL: the record's fields only, rec->data NULL).
+ *  APR_SUCCESS; APR_EAGAIN when pos is not written yet; APR_ENOENT when it was
+ *  overwritten already (the reader fell nslots behind). */
 apr_status_t pk_ring_read(pk_ring *ring, apr_uint64_t pos, pk_ring_rec *rec, char *buf,
                           apr_size_t buflen);
 

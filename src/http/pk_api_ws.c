@@ -20,6 +20,7 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <util_filter.h>
+#include <util_script.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 
@@ -27,7 +28,6 @@
 #include "pk_secret.h"
 #include "pk_json.h"
 #include "pk_tickets.h"
-#include "pk_dbd.h"
 #include "pk_auth.h"
 #include "pk_api.h"
 #include "pk_wsconn.h"
@@ -129,8 +129,9 @@ static int check_handshake(pk_req *pr, const char **key)
     return OK;
 }
 
-/* Who opens the WebSocket: pr->user_id. The database connection is our own and given
- * back before the WebSocket opens (the request lives as long as the WebSocket). */
+/* Who opens the WebSocket: pr->user_id. The database connection is the request's own
+ * (the route's OWN_DB), given back before the WebSocket opens: the request lives as
+ * long as the WebSocket. */
 static int identify(pk_req *pr)
 {
     request_rec *r = pr->r;
@@ -146,10 +147,8 @@ static int identify(pk_req *pr)
                                "cross-site WebSocket refused: origin %s is not allowed "
                                "(PokettoAllowedOrigins)", origin);
     }
-    if (!(pr->db = pk_dbd_open(r->pool, r->server))) {
-        apr_table_setn(r->headers_out, "Retry-After", "5");
-        return pk_http_problem(pr, HTTP_SERVICE_UNAVAILABLE, NULL,
-                               "the database is unavailable; try again later");
+    if (!pk_http_db(pr)) {
+        return DONE;
     }
     if (ticket && !bearer) {
         rv = pk_ticket_consume(pr->db, r->pool, pk_secret_hash(r->pool, ticket), &pr->user_id);
@@ -166,8 +165,7 @@ static int identify(pk_req *pr)
     else {
         ret = pk_auth_identify(pr);
     }
-    pk_dbd_close(r->server, pr->db);
-    pr->db = NULL;
+    pk_http_db_release(pr);
     return ret;
 }
 

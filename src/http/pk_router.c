@@ -13,6 +13,7 @@
 APLOG_USE_MODULE(poketto);
 
 #define NEEDS_AUTH 1
+#define OWN_DB 2                    /* holds its thread for long: a connection it gives back */
 
 typedef struct {
     int method;                     /* M_GET, M_POST, ... */
@@ -40,8 +41,9 @@ static const route routes[] = {
     { M_DELETE, "tags/*",    pk_api_tags_delete,    NEEDS_AUTH },
     { M_GET,    "tasks/#",   pk_api_tasks_get,      NEEDS_AUTH },
     /* the WebSocket authenticates itself: a ticket, or an Origin check for the cookie */
-    { M_GET,    "ws",        pk_api_ws_open,        0 },
+    { M_GET,    "ws",        pk_api_ws_open,        OWN_DB },
     { M_POST,   "ws-ticket", pk_api_ws_ticket,      NEEDS_AUTH },
+    { M_GET,    "events",    pk_api_events_get,     NEEDS_AUTH | OWN_DB },
     { 0, NULL, NULL, 0 }
 };
 
@@ -165,6 +167,9 @@ int pk_router_handle(request_rec *r)
                         r->method, r->uri, allow);
         goto leave;
     }
+    if ((hit->flags & OWN_DB) && !pk_http_db_own(pr)) {
+        goto leave;
+    }
     if ((hit->flags & NEEDS_AUTH) && DONE == pk_auth_identify(pr)) {
         goto leave;
     }
@@ -173,5 +178,6 @@ int pk_router_handle(request_rec *r)
     }
     hit->fn(pr, &args);
 leave:
+    pk_http_db_release(pr);
     return OK;
 }

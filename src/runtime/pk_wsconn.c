@@ -254,9 +254,9 @@ static void resume(pk_wsconn *ws, apr_int64_t after)
     server_rec *s = ws->c->base_server;
     apr_pool_t *p = NULL;
     pk_db *db = NULL;
-    apr_int64_t last = after, before;
+    apr_int64_t last = after;
     apr_status_t rv;
-    int i;
+    int i, synced;
 
     if (APR_SUCCESS != (rv = subscribe(ws, after))) {
         if (rv == APR_EOF) {
@@ -274,19 +274,16 @@ static void resume(pk_wsconn *ws, apr_int64_t after)
     apr_pool_tag(p, "poketto_ws_resume");
     db = pk_dbd_open(p, s);
     for (i = 0; i < RESUME_ROUNDS && !ws->done; ++i) {
-        before = ws->msgs_out;
         if (db && APR_SUCCESS != pk_bus_catch_up(ws->sub, db, p)) {
             pk_dbd_close(s, db);    /* the bus's own thread reads it then */
             db = NULL;
         }
+        synced = pk_bus_synced(ws->sub);
         drain_bus(ws, 1);
-        if (ws->msgs_out == before && !pk_bus_lagging(ws->sub)
-            && APR_SUCCESS == pk_bus_position(ws->sub, &last)) {
-            break;
+        if (synced) {
+            break;                  /* what the table held is sent */
         }
-        if (!db) {
-            apr_sleep(apr_time_from_msec(10));  /* the sync thread reads for us */
-        }
+        apr_sleep(apr_time_from_msec(5));   /* another thread reads it for us */
     }
     if (db) {
         pk_dbd_close(s, db);

@@ -114,6 +114,10 @@ static void test_basics(apr_pool_t *parent)
                "basics: its fields");
     PK_TEST_STR(rec.type, "item.saved", "basics: its type");
     PK_TEST_OK(rec.len == 7 && !memcmp(rec.data, "{\"a\":1}", 7), "basics: its message");
+    PK_TEST_INT(pk_ring_read(sr.ring, 0, &rec, NULL, 0), APR_SUCCESS,
+                "basics: read 0's fields only");
+    PK_TEST_OK(rec.user_id == 5 && rec.event_id == 100 && rec.len == 7 && rec.data == NULL,
+               "basics: fields without the message");
     PK_TEST_INT(pk_ring_read(sr.ring, 1, &rec, buf, sizeof(buf)), APR_SUCCESS, "basics: read 1");
     PK_TEST_STR(rec.type, "a.type.longer.than.twen", "basics: a long type is cut");
     PK_TEST_INT(pk_ring_read(sr.ring, 2, &rec, buf, sizeof(buf)), APR_SUCCESS, "basics: read 2");
