@@ -54,6 +54,7 @@ struct pk_wsconn {
     int ping_due;                   /* a ping was sent and no pong came yet */
     int close_sent;                 /* our close frame is queued */
     int close_received;             /* the client's close frame came */
+    int failed;                     /* the client broke the protocol: no close wait */
     int done;                       /* stop: write what is queued (unless dropped) */
     int dropped;                    /* stop now, write nothing more */
     const char *why;                /* why it ended, for the log */
@@ -382,7 +383,7 @@ static void on_frame(pk_wsconn *ws, pk_ws_result res, const pk_ws_message *m)
                       m->why, m->close_code);
         queue_close(ws, m->close_code, NULL);
         ws->why = m->why;
-        ws->done = 1;
+        ws->done = ws->failed = 1;
         break;
     default:
         break;
@@ -540,8 +541,8 @@ static void finish(pk_wsconn *ws)
     }
     write_out(ws, 1);
     /* the client closed first: its close frame was answered, nothing to wait for */
-    if (ws->dropped || !ws->close_sent || ws->close_received) {
-        return;
+    if (ws->dropped || !ws->close_sent || ws->close_received || ws->failed) {
+        return;                     /* RFC 6455 7.1.7: a failed connection just closes */
     }
     ws->done = 0;
     while (!ws->done && !ws->dropped && apr_time_now() < until) {
