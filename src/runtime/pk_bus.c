@@ -327,8 +327,14 @@ static apr_status_t sync_step(bus *b, pk_bus_sub *sub, pk_db *db, apr_pool_t *p,
             ;                       /* not any more: next() puts it back when it can */
         }
     }
-    else if (!can_sync(sub)) {
-        sub = NULL;
+    else {
+        /* the sync thread is at it: its result is what the caller wants to see */
+        while (sub->syncing && !sub->closed) {
+            apr_thread_cond_wait(b->synced, b->mutex);
+        }
+        if (!can_sync(sub)) {
+            sub = NULL;
+        }
     }
     if (!sub) {
         apr_thread_mutex_unlock(b->mutex);

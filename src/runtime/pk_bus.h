@@ -104,8 +104,10 @@ apr_status_t pk_bus_subscribe(apr_pool_t *p, apr_int64_t user_id, apr_int64_t af
                               pk_bus_wake_fn *wake, void *baton, pk_bus_sub **sub);
 
 /** Do the subscription's next read of the table now, on the caller's connection (a
- *  request thread that holds one answers sooner than the sync thread would); a no-op
- *  when it is LIVE or being read already. p: scratch memory for the call. */
+ *  request thread that holds one answers sooner than the sync thread would); when the
+ *  sync thread is reading for it, wait for that instead. Once it returned, the queue
+ *  holds what the table had after the subscription's position (up to the queue's
+ *  size). A no-op when it is LIVE. p: scratch memory for the call. */
 apr_status_t pk_bus_catch_up(pk_bus_sub *sub, pk_db *db, apr_pool_t *p);
 
 /** The next message, copied into p. APR_SUCCESS; APR_EAGAIN: none now (wait for the
