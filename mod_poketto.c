@@ -22,6 +22,7 @@
 #include "pk_respcache.h"
 #include "pk_status.h"
 #include "pk_netpolicy.h"
+#include "pk_wsio.h"
 #include <mpm_common.h>
 #include <ap_mpm.h>
 #include <unistd.h>
@@ -292,7 +293,7 @@ const pk_ws_conf *pk_conf_ws(void)
 static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
 {
     const pk_srv_conf *c = srv_conf(s);
-    int threads = 1, threaded = 0;
+    int threads = 1, threaded = 0, async = 0;
 
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
@@ -300,11 +301,17 @@ static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
         threads = 1;
     }
     memset(wc, 0, sizeof(*wc));
+    ap_mpm_query(AP_MPMQ_IS_ASYNC, &async);
     wc->mode = PK_WS_MODE_THREAD;
     if (c->ws_mode == PK_WS_MODE_PARKED) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10850)
-                     "PokettoWsMode parked is not available in this build: WebSockets "
-                     "are held in thread mode (each keeps a worker thread)");
+        if (async) {
+            wc->mode = PK_WS_MODE_PARKED;
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10850)
+                         "PokettoWsMode parked needs the event MPM: WebSockets are held "
+                         "in thread mode (each keeps a worker thread)");
+        }
     }
     wc->max_message = (apr_size_t)DEF(c->ws_max_message, DEF_WS_MAX_MESSAGE);
     wc->ping = apr_time_from_sec(DEF(c->ws_ping_s, DEF_WS_PING));
@@ -723,6 +730,16 @@ static void poketto_child_init(apr_pool_t *pchild, server_rec *s)
     /* the bus first: the engine's threads publish the events they commit */
     pk_bus_child_init(pchild, s);
     pk_engine_child_init(pchild, s, &engine_conf);
+    if (ws_conf.mode == PK_WS_MODE_PARKED) {
+        pk_wsio_child_init(pchild, s);  /* thread mode in this child when it fails */
+    }
+}
+
+/* The event MPM let go of a connection whose handler returned SUSPENDED: a parked
+ * WebSocket goes to this child's I/O thread now, the worker being done with it. */
+static void poketto_suspend_connection(conn_rec *c, request_rec *r)
+{
+    pk_wsio_park(c);
 }
 
 static void poketto_child_stopping(apr_pool_t *pchild, int graceful)
@@ -757,6 +774,8 @@ static void poketto_register_hooks(apr_pool_t *p)
     /* a graceful restart or stop: claim nothing new, hand unfinished tasks back, end
      * the event streams */
     ap_hook_child_stopping(poketto_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+    /* parked WebSockets: taken over once the worker that suspended them is done */
+    ap_hook_suspend_connection(poketto_suspend_connection, NULL, NULL, APR_HOOK_REALLY_LAST);
     /* queue depth, transfers and outcomes on the server-status page */
     pk_status_register_hooks();
     /* the JSON API, wherever `SetHandler poketto` mounts it */

@@ -31,6 +31,7 @@
 #include "pk_auth.h"
 #include "pk_api.h"
 #include "pk_wsconn.h"
+#include "pk_wsio.h"
 
 APLOG_USE_MODULE(poketto);
 
@@ -177,12 +178,13 @@ int pk_api_ws_open(pk_req *pr, const pk_args *args)
     const char *key = NULL;
     pk_wsconn *ws = NULL;
     apr_status_t rv;
-    int slot = 0;
+    int slot = 0, parked = conf->mode == PK_WS_MODE_PARKED && pk_wsio_running();
+    int ret = OK;
 
     if (DONE == check_handshake(pr, &key) || DONE == identify(pr)) {
         goto leave;
     }
-    if (!(slot = pk_wsconn_slot_take(conf))) {
+    if (!parked && !(slot = pk_wsconn_slot_take(conf))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(10861)
                       "WebSocket refused: this child holds %d already "
                       "(PokettoWsMaxPerChild)", conf->max_per_child);
@@ -192,7 +194,7 @@ int pk_api_ws_open(pk_req *pr, const pk_args *args)
                         "use GET %s", pk_http_url(pr, "/events"));
         goto leave;
     }
-    if (APR_SUCCESS != (rv = pk_wsconn_create(c, pr->user_id, conf, &ws))) {
+    if (APR_SUCCESS != (rv = pk_wsconn_create(c, r, pr->user_id, conf, parked, &ws))) {
         ap_log_rerror(APLOG_MARK, rv == APR_EOF ? APLOG_DEBUG : APLOG_ERR, rv, r,
                       APLOGNO(10862) "WebSocket of user %" APR_INT64_T_FMT " not opened",
                       pr->user_id);
@@ -219,12 +221,19 @@ int pk_api_ws_open(pk_req *pr, const pk_args *args)
         pk_wsconn_destroy(ws);
         goto leave;
     }
+    if (parked) {
+        /* the MPM lets go of the connection; its suspend_connection hook hands it to
+         * the I/O thread, which ends the request and the connection when it closes */
+        pk_wsio_note(c, ws);
+        ret = SUSPENDED;
+        goto leave;
+    }
     pk_wsconn_run(ws);
 leave:
     if (slot) {
         pk_wsconn_slot_put();
     }
-    return OK;
+    return ret;
 }
 
 int pk_api_ws_ticket(pk_req *pr, const pk_args *args)

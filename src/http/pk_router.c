@@ -138,6 +138,7 @@ int pk_router_handle(request_rec *r)
     const char *allow = NULL, *s;
     const route *hit = NULL;
     pk_args args = { 0, NULL };
+    int rc = OK;
 
     pr->r = r;
     pr->conf = pk_conf_get(r);
@@ -176,8 +177,9 @@ int pk_router_handle(request_rec *r)
     if (pr->via_cookie && changes_state(r->method_number) && DONE == pk_auth_check_csrf(pr)) {
         goto leave;
     }
-    hit->fn(pr, &args);
+    rc = hit->fn(pr, &args);
 leave:
     pk_http_db_release(pr);
-    return OK;
+    /* SUSPENDED: a parked WebSocket (pk_api_ws.c), the connection is the module's now */
+    return rc == SUSPENDED ? SUSPENDED : OK;
 }

@@ -14,6 +14,7 @@
 #include "pk_bus.h"
 #include "pk_dbd.h"
 #include "pk_wsconn.h"
+#include "pk_wsio.h"
 
 APLOG_USE_MODULE(poketto);
 
@@ -55,6 +56,13 @@ struct pk_wsconn {
     int close_sent;                 /* our close frame is queued */
     int close_received;             /* the client's close frame came */
     int failed;                     /* the client broke the protocol: no close wait */
+    int resuming;                   /* a resume's replay is under way */
+    apr_int64_t resume_after;
+    apr_time_t closing_since;       /* done: when */
+    apr_time_t started;
+    int parked;                     /* held by the I/O thread (pk_wsio.h) */
+    void *io;                       /* the I/O thread's record of it */
+    request_rec *r;                 /* the upgraded request (parked: ended by us) */
     int done;                       /* stop: write what is queued (unless dropped) */
     int dropped;                    /* stop now, write nothing more */
     const char *why;                /* why it ended, for the log */
@@ -214,26 +222,35 @@ static apr_status_t subscribe(pk_wsconn *ws, apr_int64_t after)
         ws->sub = NULL;
     }
     apr_pool_clear(ws->sub_pool);
-    return pk_bus_subscribe(ws->sub_pool, ws->user_id, after, wake, ws, &ws->sub);
+    return pk_bus_subscribe(ws->sub_pool, ws->user_id, after,
+                            ws->parked ? pk_wsio_wake : wake, ws, &ws->sub);
 }
 
-/* Queue what the subscription holds. During a resume (replay set) the queue is
- * written out whenever it is half full: the client is reading what it asked for. */
-static void drain_bus(pk_wsconn *ws, int replay)
+static void going_away(pk_wsconn *ws)
+{
+    ws->why = "the server process stops";
+    queue_close(ws, PK_WS_CLOSE_GOING_AWAY, "server restarting");
+    ws->done = 1;
+}
+
+/* Queue what the subscription holds: 1 when it is empty now. With pace set (a resume's
+ * replay, which the client asked for and reads), stop while half the send buffer is
+ * queued: the rest waits in the bus until the client took that. */
+static int drain_bus(pk_wsconn *ws, int pace)
 {
     pk_bus_msg m;
     apr_status_t rv;
+    int empty = 0;
 
-    while (!ws->done) {
+    while (!ws->done && !(pace && ws->out_len > ws->conf->send_buffer / 2)) {
         rv = pk_bus_next(ws->sub, ws->msg_pool, &m);
         if (rv == APR_EOF) {
-            ws->why = "the server process stops";
-            queue_close(ws, PK_WS_CLOSE_GOING_AWAY, "server restarting");
-            ws->done = 1;
+            going_away(ws);
             break;
         }
         if (rv != APR_SUCCESS) {
-            break;                  /* APR_EAGAIN: nothing more now */
+            empty = 1;              /* APR_EAGAIN: nothing more now */
+            break;
         }
         ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, ws->c, "WebSocket: event %"
                       APR_INT64_T_FMT " (%s) to user %" APR_INT64_T_FMT, m.id, m.type,
@@ -241,62 +258,78 @@ static void drain_bus(pk_wsconn *ws, int replay)
         queue_frame(ws, PK_WS_OP_TEXT, m.json, m.len);
         ++ws->msgs_out;
         apr_pool_clear(ws->msg_pool);
-        if (replay && ws->out_len > ws->conf->send_buffer / 2) {
-            write_out(ws, 1);
-        }
     }
     apr_pool_clear(ws->msg_pool);
+    return empty;
 }
 
-/* {"type":"resume","after":ID}: subscribe after ID, read the table now on a connection
- * of our own, send what it held, then {"type":"resumed","last":ID}. */
+/* {"type":"resume","after":ID}: subscribe after ID; resume_step then sends what the
+ * table holds and {"type":"resumed","last":ID}. */
 static void resume(pk_wsconn *ws, apr_int64_t after)
 {
-    server_rec *s = ws->c->base_server;
-    apr_pool_t *p = NULL;
-    pk_db *db = NULL;
-    apr_int64_t last = after;
     apr_status_t rv;
-    int i, synced;
 
     if (APR_SUCCESS != (rv = subscribe(ws, after))) {
         if (rv == APR_EOF) {
-            ws->why = "the server process stops";
-            queue_close(ws, PK_WS_CLOSE_GOING_AWAY, "server restarting");
+            going_away(ws);
         }
         else {
             ws->why = "the bus refused a subscription";
             queue_close(ws, PK_WS_CLOSE_INTERNAL, "live events unavailable");
+            ws->done = 1;
         }
-        ws->done = 1;
-        goto leave;
+        return;
     }
-    apr_pool_create(&p, ws->pool);
-    apr_pool_tag(p, "poketto_ws_resume");
-    db = pk_dbd_open(p, s);
-    for (i = 0; i < RESUME_ROUNDS && !ws->done; ++i) {
+    ws->resuming = 1;
+    ws->resume_after = after;
+}
+
+/* A step of a resume: read the table on a connection of our own (another thread may be
+ * reading it for us: then its wake brings us back), send what came, within the pace;
+ * once the subscription is LIVE and drained, "resumed". */
+static void resume_step(pk_wsconn *ws)
+{
+    server_rec *s = ws->c->base_server;
+    apr_pool_t *p = NULL;
+    pk_db *db = NULL;
+    apr_int64_t last = ws->resume_after;
+    int synced, i;
+
+    for (i = 0; i < RESUME_ROUNDS && ws->resuming && !ws->done; ++i) {
+        if (ws->out_len > ws->conf->send_buffer / 2) {
+            break;                  /* when the client has taken some */
+        }
+        if (!p) {
+            apr_pool_create(&p, ws->pool);
+            apr_pool_tag(p, "poketto_ws_resume");
+            db = pk_dbd_open(p, s);
+        }
         if (db && APR_SUCCESS != pk_bus_catch_up(ws->sub, db, p)) {
             pk_dbd_close(s, db);    /* the bus's own thread reads it then */
             db = NULL;
         }
         synced = pk_bus_synced(ws->sub);
-        drain_bus(ws, 1);
-        if (synced) {
-            break;                  /* what the table held is sent */
+        if (!drain_bus(ws, 1)) {
+            break;                  /* paced (or done) */
         }
-        apr_sleep(apr_time_from_msec(5));   /* another thread reads it for us */
+        if (synced) {
+            pk_bus_position(ws->sub, &last);
+            queue_json(ws, json_pack("{s:s, s:I}", "type", "resumed", "last",
+                                     (json_int_t)last));
+            ws->resuming = 0;
+            ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, APLOGNO(10854)
+                          "WebSocket of user %" APR_INT64_T_FMT " resumed after %"
+                          APR_INT64_T_FMT ", now at %" APR_INT64_T_FMT, ws->user_id,
+                          ws->resume_after, last);
+            break;
+        }
+        if (!db) {
+            break;                  /* the sync thread reads it and wakes us */
+        }
     }
     if (db) {
         pk_dbd_close(s, db);
     }
-    if (!ws->done) {
-        pk_bus_position(ws->sub, &last);
-        queue_json(ws, json_pack("{s:s, s:I}", "type", "resumed", "last", (json_int_t)last));
-        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, APLOGNO(10854)
-                      "WebSocket of user %" APR_INT64_T_FMT " resumed after %" APR_INT64_T_FMT
-                      ", now at %" APR_INT64_T_FMT, ws->user_id, after, last);
-    }
-leave:
     if (p) {
         apr_pool_destroy(p);
     }
@@ -391,6 +424,13 @@ static void on_frame(pk_wsconn *ws, pk_ws_result res, const pk_ws_message *m)
     apr_pool_clear(ws->msg_pool);
 }
 
+/* Whether frames of the client still matter: until its close, a protocol error or the
+ * end of the connection (after our close frame, only its close does). */
+static int reading(pk_wsconn *ws)
+{
+    return !ws->dropped && !ws->close_received && !ws->failed;
+}
+
 /* Read what the filters have, until they have nothing now (or the client closed). */
 static void read_in(pk_wsconn *ws)
 {
@@ -403,7 +443,7 @@ static void read_in(pk_wsconn *ws)
     pk_ws_result res;
     int turn;
 
-    for (turn = 0; turn < READS_PER_TURN && !ws->done; ++turn) {
+    for (turn = 0; turn < READS_PER_TURN && reading(ws); ++turn) {
         apr_brigade_cleanup(ws->in);
         rv = ap_get_brigade(c->input_filters, ws->in, AP_MODE_READBYTES, APR_NONBLOCK_READ,
                             READ_SIZE);
@@ -418,7 +458,7 @@ static void read_in(pk_wsconn *ws)
         if (APR_BRIGADE_EMPTY(ws->in)) {
             break;                  /* nothing now */
         }
-        for (b = APR_BRIGADE_FIRST(ws->in); b != APR_BRIGADE_SENTINEL(ws->in) && !ws->done;
+        for (b = APR_BRIGADE_FIRST(ws->in); b != APR_BRIGADE_SENTINEL(ws->in) && reading(ws);
              b = APR_BUCKET_NEXT(b)) {
             if (APR_BUCKET_IS_EOS(b)) {
                 drop(ws, "the client closed the connection");
@@ -433,7 +473,7 @@ static void read_in(pk_wsconn *ws)
                 }
                 break;
             }
-            while (len && !ws->done) {
+            while (len && reading(ws)) {
                 used = 0;
                 res = pk_ws_reader_feed(ws->reader, data, len, &used, &m);
                 if (res == PK_WS_AFTER_CLOSE) {
@@ -450,8 +490,8 @@ static void read_in(pk_wsconn *ws)
 
 /* ---- life ---- */
 
-apr_status_t pk_wsconn_create(conn_rec *c, apr_int64_t user_id, const pk_ws_conf *conf,
-                              pk_wsconn **wsp)
+apr_status_t pk_wsconn_create(conn_rec *c, request_rec *r, apr_int64_t user_id,
+                              const pk_ws_conf *conf, int parked, pk_wsconn **wsp)
 {
     apr_pool_t *pool = NULL;
     pk_wsconn *ws = NULL;
@@ -464,9 +504,11 @@ apr_status_t pk_wsconn_create(conn_rec *c, apr_int64_t user_id, const pk_ws_conf
     apr_pool_tag(pool, "poketto_ws");
     ws = apr_pcalloc(pool, sizeof(*ws));
     ws->c = c;
+    ws->r = r;
     ws->conf = conf;
     ws->user_id = user_id;
     ws->pool = pool;
+    ws->parked = parked;
     apr_pool_create(&ws->msg_pool, pool);
     apr_pool_tag(ws->msg_pool, "poketto_ws_msg");
     apr_pool_create(&ws->sub_pool, pool);
@@ -477,8 +519,8 @@ apr_status_t pk_wsconn_create(conn_rec *c, apr_int64_t user_id, const pk_ws_conf
     }
     /* the pollset before the subscription: pool cleanups run in reverse order, so the
      * subscription (whose callback wakes the pollset) ends first */
-    if (APR_SUCCESS != (rv = apr_pollset_create(&ws->pollset, 1, pool,
-                                                APR_POLLSET_WAKEABLE))
+    if ((!parked && APR_SUCCESS != (rv = apr_pollset_create(&ws->pollset, 1, pool,
+                                                            APR_POLLSET_WAKEABLE)))
         || APR_SUCCESS != (rv = pk_ws_reader_create(pool, conf->max_message, &ws->reader))) {
         goto leave;
     }
@@ -506,6 +548,122 @@ void pk_wsconn_destroy(pk_wsconn *ws)
     apr_pool_destroy(ws->pool);
 }
 
+conn_rec *pk_wsconn_conn(pk_wsconn *ws)
+{
+    return ws->c;
+}
+
+request_rec *pk_wsconn_request(pk_wsconn *ws)
+{
+    return ws->r;
+}
+
+apr_socket_t *pk_wsconn_socket(pk_wsconn *ws)
+{
+    return ws->sock;
+}
+
+void **pk_wsconn_io(pk_wsconn *ws)
+{
+    return &ws->io;
+}
+
+int pk_wsconn_wants_write(pk_wsconn *ws)
+{
+    return !ws->dropped && ws->out_len > 0;
+}
+
+apr_interval_time_t pk_wsconn_timeout(pk_wsconn *ws)
+{
+    apr_interval_time_t t;
+
+    if (ws->resuming) {
+        return apr_time_from_msec(20);  /* another thread may be reading for us */
+    }
+    t = (ws->done ? ws->closing_since + CLOSE_WAIT : ws->next_ping) - apr_time_now();
+    return t < 0 ? 0 : t;
+}
+
+void pk_wsconn_begin(pk_wsconn *ws)
+{
+    ws->started = apr_time_now();
+    ws->next_ping = ws->started + ws->conf->ping;
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, APLOGNO(10856)
+                  "WebSocket of user %" APR_INT64_T_FMT " opened (%s mode, %d open in "
+                  "this child)", ws->user_id, ws->parked ? "parked" : "thread",
+                  ws->parked ? pk_wsio_count() : pk_wsconn_open_count());
+}
+
+int pk_wsconn_step(pk_wsconn *ws, int readable, int writable)
+{
+    apr_time_t now;
+
+    if (writable) {
+        write_out(ws, 0);
+    }
+    if (readable) {
+        read_in(ws);
+    }
+    if (!ws->done) {
+        if (ws->resuming) {
+            resume_step(ws);
+        }
+        else {
+            drain_bus(ws, 0);
+        }
+    }
+    if (!ws->done && pk_bus_stopping()) {
+        going_away(ws);
+    }
+    now = apr_time_now();
+    if (!ws->done && now >= ws->next_ping) {
+        if (ws->ping_due) {
+            ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, APLOGNO(10857)
+                          "WebSocket of user %" APR_INT64_T_FMT ": no pong within %"
+                          APR_TIME_T_FMT " s: dropped", ws->user_id,
+                          apr_time_sec(ws->conf->ping));
+            drop(ws, "no pong");
+        }
+        else {
+            queue_frame(ws, PK_WS_OP_PING, "poketto", 7);
+            ws->ping_due = 1;
+            ws->next_ping = now + ws->conf->ping;
+        }
+    }
+    if (!ws->done) {
+        return 1;
+    }
+    if (!ws->closing_since) {
+        ws->closing_since = now;
+    }
+    if (ws->dropped) {
+        return 0;
+    }
+    /* our close frame written; the client's close came (or is not waited for: RFC 6455
+     * 7.1.7 for a failed connection) */
+    if (!ws->out_len && (!ws->close_sent || ws->close_received || ws->failed)) {
+        return 0;
+    }
+    if (now >= ws->closing_since + CLOSE_WAIT) {
+        drop(ws, ws->why ? ws->why : "the close handshake timed out");
+        return 0;
+    }
+    return 1;
+}
+
+void pk_wsconn_end(pk_wsconn *ws)
+{
+    conn_rec *c = ws->c;
+
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, APLOGNO(10860)
+                  "WebSocket of user %" APR_INT64_T_FMT " closed after %" APR_TIME_T_FMT
+                  " s: %s (%" APR_UINT64_T_FMT " messages in, %" APR_UINT64_T_FMT " out)",
+                  ws->user_id, apr_time_sec(apr_time_now() - ws->started),
+                  ws->why ? ws->why : "closed", ws->msgs_in, ws->msgs_out);
+    c->keepalive = AP_CONN_CLOSE;
+    pk_wsconn_destroy(ws);
+}
+
 static apr_status_t poll_on(pk_wsconn *ws, int out)
 {
     apr_status_t rv = APR_SUCCESS;
@@ -528,101 +686,34 @@ leave:
     return rv;
 }
 
-/* After our close frame: write it, then give the client a moment to answer with its
- * own (the connection closes either way). */
-static void finish(pk_wsconn *ws)
-{
-    apr_time_t until = apr_time_now() + CLOSE_WAIT;
-    const apr_pollfd_t *fds;
-    apr_int32_t n;
-
-    if (ws->dropped) {
-        return;
-    }
-    write_out(ws, 1);
-    /* the client closed first: its close frame was answered, nothing to wait for */
-    if (ws->dropped || !ws->close_sent || ws->close_received || ws->failed) {
-        return;                     /* RFC 6455 7.1.7: a failed connection just closes */
-    }
-    ws->done = 0;
-    while (!ws->done && !ws->dropped && apr_time_now() < until) {
-        if (APR_SUCCESS == poll_on(ws, 0)
-            && APR_SUCCESS == apr_pollset_poll(ws->pollset, until - apr_time_now(), &n, &fds)
-            && n > 0) {
-            read_in(ws);            /* the client's close sets done */
-        }
-    }
-    if (!ws->dropped) {
-        write_out(ws, 1);
-    }
-}
-
 void pk_wsconn_run(pk_wsconn *ws)
 {
     conn_rec *c = ws->c;
     const apr_pollfd_t *fds = NULL;
     apr_int32_t n = 0, i;
     apr_interval_time_t timeout;
-    apr_time_t now, started = apr_time_now();
     apr_status_t rv;
     int readable, writable;
 
     /* blocking writes (a flush) wait this long at most */
     apr_socket_timeout_set(ws->sock, WRITE_TIMEOUT);
-    ws->next_ping = started + ws->conf->ping;
-    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, APLOGNO(10856)
-                  "WebSocket of user %" APR_INT64_T_FMT " opened (thread mode, %d open in "
-                  "this child)", ws->user_id, pk_wsconn_open_count());
-    /* frames the client sent right behind its handshake are already read */
-    read_in(ws);
-    while (!ws->done) {
-        drain_bus(ws, 0);
-        if (ws->done) {
-            break;
-        }
-        if (pk_bus_stopping()) {
-            ws->why = "the server process stops";
-            queue_close(ws, PK_WS_CLOSE_GOING_AWAY, "server restarting");
-            ws->done = 1;
-            break;
-        }
-        now = apr_time_now();
-        if (now >= ws->next_ping) {
-            if (ws->ping_due) {
-                ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, APLOGNO(10857)
-                              "WebSocket of user %" APR_INT64_T_FMT ": no pong within %"
-                              APR_TIME_T_FMT " s: dropped", ws->user_id,
-                              apr_time_sec(ws->conf->ping));
-                drop(ws, "no pong");
-                break;
-            }
-            queue_frame(ws, PK_WS_OP_PING, "poketto", 7);
-            ws->ping_due = 1;
-            ws->next_ping = now + ws->conf->ping;
-        }
-        if (ws->done) {
-            break;
-        }
-        if (APR_SUCCESS != (rv = poll_on(ws, ws->out_len > 0))) {
+    pk_wsconn_begin(ws);
+    /* frames the client sent right behind its handshake may be read already */
+    readable = 1;
+    writable = 0;
+    while (pk_wsconn_step(ws, readable, writable)) {
+        if (APR_SUCCESS != (rv = poll_on(ws, pk_wsconn_wants_write(ws)))) {
             ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, APLOGNO(10858)
                           "WebSocket: cannot poll the client socket");
-            queue_close(ws, PK_WS_CLOSE_INTERNAL, NULL);
-            ws->why = "internal error";
+            drop(ws, "internal error");
             break;
         }
-        timeout = ws->next_ping - now;
-        if (timeout > SLICE) {
-            timeout = SLICE;
-        }
-        if (timeout < 0) {
-            timeout = 0;
-        }
-        rv = apr_pollset_poll(ws->pollset, timeout, &n, &fds);
+        timeout = pk_wsconn_timeout(ws);
+        rv = apr_pollset_poll(ws->pollset, timeout > SLICE ? SLICE : timeout, &n, &fds);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv) && !APR_STATUS_IS_TIMEUP(rv)) {
             ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, c, APLOGNO(10859)
                           "WebSocket: polling the client socket failed");
-            queue_close(ws, PK_WS_CLOSE_INTERNAL, NULL);
-            ws->why = "internal error";
+            drop(ws, "internal error");
             break;
         }
         readable = writable = 0;
@@ -634,19 +725,6 @@ void pk_wsconn_run(pk_wsconn *ws)
                 writable = 1;
             }
         }
-        if (writable) {
-            write_out(ws, 0);
-        }
-        if (readable) {
-            read_in(ws);
-        }
     }
-    finish(ws);
-    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, APLOGNO(10860)
-                  "WebSocket of user %" APR_INT64_T_FMT " closed after %" APR_TIME_T_FMT
-                  " s: %s (%" APR_UINT64_T_FMT " messages in, %" APR_UINT64_T_FMT " out)",
-                  ws->user_id, apr_time_sec(apr_time_now() - started),
-                  ws->why ? ws->why : "closed", ws->msgs_in, ws->msgs_out);
-    c->keepalive = AP_CONN_CLOSE;
-    pk_wsconn_destroy(ws);
+    pk_wsconn_end(ws);
 }

@@ -182,6 +182,12 @@ sub child_of_port {
     return undef;
 }
 
+# whether the server holds WebSockets in parked mode (its error_log says how they open)
+sub ws_parked {
+    open(my $fh, '<', t_logs_dir() . '/error_log') or return 0;
+    return scalar grep { /AH10856: .*opened \(parked mode/ } <$fh>;
+}
+
 # the event ids of a client's messages, in order (each bus message carries "event")
 sub event_ids_of { [ map { $_->{event} } grep { defined $_->{event} } @{ ws_msgs($_[0]) } ] }
 
@@ -428,9 +434,10 @@ section 'slowloris on the handshake' => sub {
     ok(defined $t && $t < 20, 'by mod_reqtimeout (header=8)');
 };
 
-section 'threaded MPMs: PokettoWsMaxPerChild (2 here)' => sub {
+section 'thread mode: PokettoWsMaxPerChild (2 here)' => sub {
     SKIP: {
         skip('prefork: one connection per process', 4) if $MPM eq 'prefork';
+        skip('parked mode: no per-child cap', 4) if ws_parked();
         my (@open, $refused);
         for my $i (1 .. 40) {
             my $r = hs();
