@@ -287,9 +287,9 @@ const pk_ws_conf *pk_conf_ws(void)
     return &ws_conf;
 }
 
-/* The WebSocket settings with defaults applied: the mode for this MPM, the cap from
- * ThreadsPerChild. Parked mode is not built yet (docs/operations.md says why): every
- * mode holds a WebSocket on its request's thread. */
+/* The WebSocket settings with defaults applied: the mode for this MPM (auto: parked
+ * under the event MPM, the only one that lets a handler suspend a connection), the cap
+ * of thread mode from ThreadsPerChild. */
 static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
 {
     const pk_srv_conf *c = srv_conf(s);
@@ -303,7 +303,10 @@ static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
     memset(wc, 0, sizeof(*wc));
     ap_mpm_query(AP_MPMQ_IS_ASYNC, &async);
     wc->mode = PK_WS_MODE_THREAD;
-    if (c->ws_mode == PK_WS_MODE_PARKED) {
+    if (c->ws_mode == PK_WS_MODE_AUTO || c->ws_mode == PK_WS_MODE_UNSET) {
+        wc->mode = async ? PK_WS_MODE_PARKED : PK_WS_MODE_THREAD;
+    }
+    else if (c->ws_mode == PK_WS_MODE_PARKED) {
         if (async) {
             wc->mode = PK_WS_MODE_PARKED;
         }
