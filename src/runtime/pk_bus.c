@@ -894,6 +894,11 @@ apr_status_t pk_bus_position(pk_bus_sub *sub, apr_int64_t *id)
     return rv;
 }
 
+int pk_bus_capacity(const pk_bus_sub *sub)
+{
+    return sub->cap;
+}
+
 int pk_bus_lagging(pk_bus_sub *sub)
 {
     int lagging;
