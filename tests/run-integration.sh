@@ -8,6 +8,7 @@
 #   POKETTO_TEST_MPMS   MPMs to run            (default "event worker prefork")
 #   POKETTO_TEST_DBS    databases to run       (default "sqlite pgsql")
 #   POKETTO_TEST_FILES  test files, relative to tests/  (default t/*.t)
+#   POKETTO_WS_MODE     PokettoWsMode of the test server (default auto)
 #   POKETTO_TEST_VERBOSE=1  print every TAP line
 #   POKETTO_TEST_KEEP=1     keep the temporary directory (its path is printed)
 #   POKETTO_TEST_RUN_BUDGET seconds the test files of one run may take (default 240)
@@ -234,6 +235,7 @@ run_one() {
         POKETTO_HTPASSWD="$dir/htpasswd"
         POKETTO_ALICE_TOKEN="$tok_alice" POKETTO_BOB_TOKEN="$tok_bob"
         POKETTO_TEST_DB="$db" POKETTO_TEST_MPM="$mpm"
+        POKETTO_WS_MODE="${POKETTO_WS_MODE:-auto}"
         POKETTO_APXS_CACHE="$WORK/apxs.cache"
     )
     # for re-running by hand: cd $WORK/tests && env $(cat run.env) perl t/TEST ...

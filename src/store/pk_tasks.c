@@ -2,7 +2,7 @@
 #include <apr_strings.h>
 
 #include "pk_tasks.h"
-#include "pk_events.h"
+#include "pk_items.h"
 
 #define CLAIM_PICK                                                                  \
     "SELECT id FROM tasks WHERE (state = 'queued' AND run_at_ms <= %lld)"           \
@@ -184,8 +184,8 @@ apr_status_t pk_task_complete(pk_db *db, apr_pool_t *p, const pk_claim *c, const
         goto end;
     }
     if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_ready", NULL, item))
-        || APR_SUCCESS != (rv = pk_event_add(db, p, c->user_id, "item.ready", c->item_id,
-                                             NULL, event_id))) {
+        || APR_SUCCESS != (rv = pk_item_event(db, p, c->user_id, "item.ready", c->item_id,
+                                              NULL, event_id))) {
         goto end;
     }
 end:
@@ -215,8 +215,8 @@ apr_status_t pk_task_fail(pk_db *db, apr_pool_t *p, const pk_claim *c, const cha
         goto end;
     }
     if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_failed", NULL, item))
-        || APR_SUCCESS != (rv = pk_event_add(db, p, c->user_id, "item.failed", c->item_id,
-                                             NULL, event_id))) {
+        || APR_SUCCESS != (rv = pk_item_event(db, p, c->user_id, "item.failed", c->item_id,
+                                              NULL, event_id))) {
         goto end;
     }
 end:
