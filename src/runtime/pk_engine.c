@@ -243,6 +243,7 @@ static pk_task_result *extract(job *j)
     res->site_name = a->site_name;
     res->published = a->published;
     res->lang = a->lang;
+    res->dir = a->dir;
     res->lead_image = a->lead_image;
     res->word_count = (int)a->word_count;
     res->text = a->text;

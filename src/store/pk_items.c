@@ -21,7 +21,7 @@
     " (SELECT " AGG " FROM item_tags it JOIN tags t ON t.id = it.tag_id"            \
     " WHERE it.item_id = i.id),"                                                    \
     " i.final_url, i.content_type, i.byline, i.site_name, i.published, i.lang,"     \
-    " i.lead_image, i.word_count, i.fetched_ms"
+    " i.lead_image, i.word_count, i.fetched_ms, i.dir"
 #define AGG_SQLITE "group_concat(t.name, char(31))"
 #define AGG_PGSQL  "string_agg(t.name, chr(31))"
 
@@ -122,6 +122,7 @@ static pk_item *item_of(pk_db *db, apr_pool_t *p, apr_dbd_row_t *row)
     it->lead_image = pk_db_str(db, p, row, 21);
     it->word_count = (int)pk_db_int(db, row, 22);
     it->fetched_ms = pk_db_int(db, row, 23);
+    it->dir = pk_db_str(db, p, row, 24);
     return it;
 }
 
@@ -158,7 +159,7 @@ json_t *pk_item_json(apr_pool_t *p, const pk_item *it)
         json_array_append_new(tags, json_string(APR_ARRAY_IDX(it->tags, i, const char *)));
     }
     return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:f, s:o, s:o, s:o,"
-                     " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o}",
+                     " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o}",
                      "id", (json_int_t)it->id, "url", it->url, "given_url", it->given_url,
                      "state", it->state,
                      "title", json_or_null(it->title),
@@ -174,6 +175,7 @@ json_t *pk_item_json(apr_pool_t *p, const pk_item *it)
                      "site_name", json_or_null(it->site_name),
                      "published", json_or_null(it->published),
                      "lang", json_or_null(it->lang),
+                     "dir", json_or_null(it->dir),
                      "lead_image", json_or_null(it->lead_image),
                      "word_count", it->word_count,
                      "reading_minutes",

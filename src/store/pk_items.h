@@ -28,6 +28,7 @@ typedef struct pk_item {
     const char *site_name;
     const char *published;          /* ISO 8601, as the page says */
     const char *lang;
+    const char *dir;                /* "ltr", "rtl", "auto" or NULL */
     const char *lead_image;
     int word_count;
     apr_int64_t fetched_ms;

@@ -118,12 +118,19 @@ static const char *const v5[] = {
     NULL
 };
 
+/* Version 6: the article's writing direction (ltr, rtl, auto), as pk_extract found it. */
+static const char *const v6[] = {
+    "ALTER TABLE items ADD COLUMN dir TEXT",
+    NULL
+};
+
 static const migration migrations[] = {
     { v1_sqlite, v1_pgsql },        /* version 1 */
     { v2_sqlite, v2_pgsql },        /* version 2 */
     { v3, v3 },                     /* version 3 */
     { v4, v4 },                     /* version 4 */
     { v5, v5 },                     /* version 5 */
+    { v6, v6 },                     /* version 6 */
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -49,6 +49,7 @@ const pk_stmt_def pk_tasks_statements[] = {
     { "pk_item_ready",
       "UPDATE items SET state = 'ready', error = NULL, final_url = %s, content_type = %s,"
       " title = %s, excerpt = %s, byline = %s, site_name = %s, published = %s, lang = %s,"
+      " dir = %s,"
       " lead_image = %s, word_count = %d, body_text = %s, body_html = %s,"
       " fetched_ms = %lld, updated_ms = %lld WHERE id = %lld", NULL },
     { "pk_item_failed",
@@ -167,7 +168,7 @@ apr_status_t pk_task_complete(pk_db *db, apr_pool_t *p, const pk_claim *c, const
     apr_int64_t now = pk_db_now_ms();
     const void *done[] = { &now, &c->task_id, owner };
     const void *item[] = { r->final_url, r->content_type, r->title, r->excerpt, r->byline,
-                           r->site_name, r->published, r->lang, r->lead_image,
+                           r->site_name, r->published, r->lang, r->dir, r->lead_image,
                            &r->word_count, r->text, r->html, &now, &now, &c->item_id };
     apr_status_t rv;
     int n = 0;
