@@ -79,7 +79,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/pk_test.h $(BUILD)/libpoketto-store.
 	    $(BUILD)/libpoketto-core.a $(APR_LIBS) $(DEP_LIBS)
 
 # libFuzzer targets over src/core, with ASan and UBSan; each runs FUZZ_SECONDS.
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/core/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(CORE_SRC) $(wildcard src/core/*.h)
 	@mkdir -p $(dir $@) $(BUILD)/fuzz/corpus-$*
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(WARN) $(INCS) $(APR_CFLAGS) $(DEP_CFLAGS) $< $(CORE_SRC) -o $@ $(APR_LIBS) $(DEP_LIBS)

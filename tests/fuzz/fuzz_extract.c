@@ -23,15 +23,7 @@
 #include "pk_charset.h"
 #include "pk_extract.h"
 #include "pk_sanitize.h"
-
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "invariant broken at %s:%d: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                        \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 static apr_pool_t *root;
 

@@ -29,18 +29,10 @@
 #include <apr_pools.h>
 
 #include "pk_netpolicy.h"
+#include "fuzz_common.h"
 
 static apr_pool_t *global_pool;
 static pk_netpolicy *shared_np; /* read-only after LLVMFuzzerInitialize */
-
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "invariant broken at %s:%d: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                        \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
 
 static int ends_with(const char *s, const char *suffix)
 {

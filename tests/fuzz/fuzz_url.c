@@ -22,19 +22,11 @@
 #include <curl/curl.h>
 
 #include "pk_url.h"
+#include "fuzz_common.h"
 
 #define MAX_LEN 2048
 
 static apr_pool_t *global_pool;
-
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "invariant broken at %s:%d: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                        \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -36,15 +36,7 @@
 
 #include "pk_utf8.h"
 #include "pk_ws.h"
-
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "invariant broken at %s:%d: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                        \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_common.h"
 
 static apr_pool_t *root;
 
