@@ -319,6 +319,13 @@ apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok)
     return rv;
 }
 
+apr_status_t pk_db_finish(pk_db *db, apr_pool_t *p, apr_status_t rv)
+{
+    apr_status_t rv2 = pk_db_end(db, p, rv == APR_SUCCESS);
+
+    return (rv == APR_SUCCESS) ? rv2 : rv;
+}
+
 static apr_dbd_prepared_t *stmt_get(pk_db *db, apr_pool_t *p, const char *label)
 {
     apr_dbd_prepared_t *stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);

@@ -84,6 +84,10 @@ apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p);
  *  never after a roll back. */
 apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok);
 
+/** End the open transaction after work whose status is rv: commit when rv is
+ *  APR_SUCCESS (then the commit's status is returned), else roll back and return rv. */
+apr_status_t pk_db_finish(pk_db *db, apr_pool_t *p, apr_status_t rv);
+
 /** Receives the events of a committed transaction (const pk_event*, in the order they
  *  were written: ids ascending), on the committing thread, after the commit. p is the
  *  pool the transaction ended with (at least as long-lived as the call). It must not

@@ -207,13 +207,6 @@ leave:
     return rv;
 }
 
-/* Ends the transaction: commits when rv is APR_SUCCESS, else rolls back and keeps rv. */
-static apr_status_t finish(pk_db *db, apr_pool_t *p, apr_status_t rv)
-{
-    apr_status_t rv2 = pk_db_end(db, p, rv == APR_SUCCESS);
-    return (rv == APR_SUCCESS) ? rv2 : rv;
-}
-
 apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const char *url,
                           const char *given_url, const char *title,
                           const apr_array_header_t *tags, const char *input_html,
@@ -273,7 +266,7 @@ apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const c
         }
     }
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
@@ -339,7 +332,7 @@ apr_status_t pk_item_patch_apply(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
     }
     rv = pk_item_event(db, p, user_id, "item.updated", id, item, NULL);
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
@@ -370,7 +363,7 @@ apr_status_t pk_item_delete(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_i
         goto end;
     }
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
@@ -404,7 +397,7 @@ apr_status_t pk_item_refetch(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_
     }
     rv = pk_item_event(db, p, user_id, "item.updated", id, item, NULL);
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }

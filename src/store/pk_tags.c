@@ -202,12 +202,7 @@ apr_status_t pk_tags_rename(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
         *tag = t;
     }
 end:
-    {
-        apr_status_t rv2 = pk_db_end(db, p, rv == APR_SUCCESS);
-        if (rv == APR_SUCCESS) {
-            rv = rv2;
-        }
-    }
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
@@ -230,12 +225,7 @@ apr_status_t pk_tags_delete(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
             rv = item_events(db, p, user_id, items);
         }
     }
-    {
-        apr_status_t rv2 = pk_db_end(db, p, rv == APR_SUCCESS);
-        if (rv == APR_SUCCESS) {
-            rv = rv2;
-        }
-    }
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }

@@ -155,13 +155,6 @@ apr_status_t pk_task_renew(pk_db *db, apr_pool_t *p, apr_int64_t task_id, const 
     return (rv == APR_SUCCESS && n == 0) ? APR_NOTFOUND : rv;
 }
 
-/* Ends the transaction: commits when rv is APR_SUCCESS, else rolls back and keeps rv. */
-static apr_status_t finish(pk_db *db, apr_pool_t *p, apr_status_t rv)
-{
-    apr_status_t rv2 = pk_db_end(db, p, rv == APR_SUCCESS);
-    return (rv == APR_SUCCESS) ? rv2 : rv;
-}
-
 apr_status_t pk_task_complete(pk_db *db, apr_pool_t *p, const pk_claim *c, const char *owner,
                               const pk_task_result *r, apr_int64_t *event_id)
 {
@@ -190,7 +183,7 @@ apr_status_t pk_task_complete(pk_db *db, apr_pool_t *p, const pk_claim *c, const
         goto end;
     }
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
@@ -221,7 +214,7 @@ apr_status_t pk_task_fail(pk_db *db, apr_pool_t *p, const pk_claim *c, const cha
         goto end;
     }
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
