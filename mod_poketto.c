@@ -11,9 +11,12 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include <curl/curl.h>
+#include <libxml/parser.h>
 
 #include "mod_poketto.h"
+#include "pk_sanitize.h"
 #include "pk_log.h"
 #include "pk_dbd.h"
 #include "pk_router.h"
@@ -44,6 +47,7 @@
 #define DEF_EVENT_QUEUE     64
 
 #define DEF_FETCH_CONCURRENCY 200
+#define DEF_FETCH_PER_HOST  6
 #define DEF_RETRIES         3
 #define DEF_RETRY_DELAY     30
 #define DEF_LEASE           60
@@ -123,6 +127,7 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
 
     c->engine = -1;
     c->fetch_concurrency = -1;
+    c->fetch_per_host = -1;
     c->extract_threads = -1;
     c->retries = -1;
     c->retry_delay_s = -1;
@@ -152,6 +157,33 @@ static const pk_srv_conf *srv_conf(server_rec *s)
 
 #define DEF(v, d) ((v) < 0 ? (d) : (v))
 
+/* PokettoVideoHosts as the NULL-terminated list pk_extract wants: NULL (the built-in
+ * list) when not set; "default" stands for the built-in hosts, "none" for no host. */
+static const char *const *video_hosts(apr_pool_t *pconf, const apr_array_header_t *words)
+{
+    apr_array_header_t *hosts;
+    const char *w;
+    int i, j;
+
+    if (!words) {
+        return NULL;
+    }
+    hosts = apr_array_make(pconf, words->nelts + 16, sizeof(const char *));
+    for (i = 0; i < words->nelts; ++i) {
+        w = APR_ARRAY_IDX(words, i, const char *);
+        if (!strcasecmp(w, "default")) {
+            for (j = 0; pk_sanitize_default_video_hosts[j]; ++j) {
+                APR_ARRAY_PUSH(hosts, const char *) = pk_sanitize_default_video_hosts[j];
+            }
+        }
+        else if (strcasecmp(w, "none")) {
+            APR_ARRAY_PUSH(hosts, const char *) = w;
+        }
+    }
+    APR_ARRAY_PUSH(hosts, const char *) = NULL;
+    return (const char *const *)hosts->elts;
+}
+
 /* The engine's settings with defaults applied, and what post_config builds from them:
  * the SSRF policy and the resolve list, in pconf (they live as long as the config). */
 static apr_status_t engine_conf_build(apr_pool_t *pconf, server_rec *s, pk_engine_conf *ec)
@@ -166,6 +198,7 @@ static apr_status_t engine_conf_build(apr_pool_t *pconf, server_rec *s, pk_engin
     memset(ec, 0, sizeof(*ec));
     ec->enabled = DEF(c->engine, 1);
     ec->max_inflight = DEF(c->fetch_concurrency, DEF_FETCH_CONCURRENCY);
+    ec->per_host = DEF(c->fetch_per_host, DEF_FETCH_PER_HOST);
     ec->extract_threads = c->extract_threads > 0 ? c->extract_threads
                                                  : (int)(cpus > 0 ? cpus : 2);
     ec->retries = DEF(c->retries, DEF_RETRIES);
@@ -199,6 +232,7 @@ static apr_status_t engine_conf_build(apr_pool_t *pconf, server_rec *s, pk_engin
         }
     }
     ec->fetch.policy = np;
+    ec->extract.video_hosts = video_hosts(pconf, c->video_hosts);
     for (i = 0; c->resolve && i < c->resolve->nelts; ++i) {
         ec->fetch.resolve = curl_slist_append(ec->fetch.resolve,
                                               APR_ARRAY_IDX(c->resolve, i, const char *));
@@ -287,9 +321,9 @@ const pk_ws_conf *pk_conf_ws(void)
     return &ws_conf;
 }
 
-/* The WebSocket settings with defaults applied: the mode for this MPM, the cap from
- * ThreadsPerChild. Parked mode is not built yet (docs/operations.md says why): every
- * mode holds a WebSocket on its request's thread. */
+/* The WebSocket settings with defaults applied: the mode for this MPM (auto: parked
+ * under the event MPM, the only one that lets a handler suspend a connection), the cap
+ * of thread mode from ThreadsPerChild. */
 static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
 {
     const pk_srv_conf *c = srv_conf(s);
@@ -303,7 +337,10 @@ static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
     memset(wc, 0, sizeof(*wc));
     ap_mpm_query(AP_MPMQ_IS_ASYNC, &async);
     wc->mode = PK_WS_MODE_THREAD;
-    if (c->ws_mode == PK_WS_MODE_PARKED) {
+    if (c->ws_mode == PK_WS_MODE_AUTO || c->ws_mode == PK_WS_MODE_UNSET) {
+        wc->mode = async ? PK_WS_MODE_PARKED : PK_WS_MODE_THREAD;
+    }
+    else if (c->ws_mode == PK_WS_MODE_PARKED) {
         if (async) {
             wc->mode = PK_WS_MODE_PARKED;
         }
@@ -428,6 +465,7 @@ typedef struct {
 } srv_number;
 
 static const srv_number N_CONCURRENCY = { APR_OFFSETOF(pk_srv_conf, fetch_concurrency), 1, 5000, 0 };
+static const srv_number N_PER_HOST = { APR_OFFSETOF(pk_srv_conf, fetch_per_host), 1, 1000, 0 };
 static const srv_number N_EXTRACT = { APR_OFFSETOF(pk_srv_conf, extract_threads), 0, 256, 0 };
 static const srv_number N_RETRIES = { APR_OFFSETOF(pk_srv_conf, retries), 0, 100, 0 };
 static const srv_number N_RETRY_DELAY = { APR_OFFSETOF(pk_srv_conf, retry_delay_s), 1, 86400, 0 };
@@ -529,6 +567,53 @@ static const char *add_srv_list(cmd_parms *cmd, void *dc, const char *arg)
     return err;
 }
 
+/* PokettoFetchAllow / PokettoFetchDeny: a range is checked when the line is read, so that
+ * 'apachectl configtest' names a bad one (post_config builds the policy again). */
+static const char *add_cidr(cmd_parms *cmd, void *dc, const char *arg)
+{
+    pk_netpolicy *np = NULL;
+    const char *why = NULL, *err;
+    apr_status_t rv;
+
+    if ((err = ap_check_cmd_context(cmd, GLOBAL_ONLY))) {
+        return err;
+    }
+    if (APR_SUCCESS != (rv = pk_netpolicy_create(cmd->temp_pool, &np))) {
+        return "out of memory";
+    }
+    rv = pk_netpolicy_allow(np, arg, &why);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s': %s", cmd->cmd->name, arg,
+                            why ? why : "not an address range (CIDR)");
+    }
+    return add_srv_list(cmd, dc, arg);
+}
+
+static const char *add_video_host(cmd_parms *cmd, void *dc, const char *arg)
+{
+    pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *q;
+
+    if (err) {
+        return err;
+    }
+    for (q = arg; *q; ++q) {
+        if (!apr_isalnum(*q) && *q != '.' && *q != '-') {
+            return apr_psprintf(cmd->pool, "PokettoVideoHosts: '%s' is not a host name "
+                                "(nor 'default' or 'none')", arg);
+        }
+    }
+    if (!*arg || *arg == '.' || arg[strlen(arg) - 1] == '.') {
+        return apr_psprintf(cmd->pool, "PokettoVideoHosts: '%s' is not a host name", arg);
+    }
+    if (!c->video_hosts) {
+        c->video_hosts = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->video_hosts, const char *) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
 static const char *add_origin(cmd_parms *cmd, void *dc, const char *arg)
 {
     pk_dir_conf *c = dc;
@@ -620,6 +705,9 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoFetchConcurrency", set_srv_number, (void *)&N_CONCURRENCY, RSRC_CONF,
                   "Tasks one child holds at once, most of them transfers in flight "
                   "(default 200)"),
+    AP_INIT_TAKE1("PokettoFetchPerHost", set_srv_number, (void *)&N_PER_HOST, RSRC_CONF,
+                  "Transfers one child runs at once to the same host; further pages of "
+                  "that host wait their turn, their time-out not yet running (default 6)"),
     AP_INIT_TAKE1("PokettoExtractThreads", set_srv_number, (void *)&N_EXTRACT, RSRC_CONF,
                   "Extraction threads per child (default 0: one per CPU)"),
     AP_INIT_TAKE1("PokettoTaskRetries", set_srv_number, (void *)&N_RETRIES, RSRC_CONF,
@@ -649,11 +737,15 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoFetchAcceptLanguage", set_srv_string,
                   (void *)APR_OFFSETOF(pk_srv_conf, accept_language), RSRC_CONF,
                   "Accept-Language of page fetches (default 'en;q=0.9, *;q=0.5')"),
-    AP_INIT_ITERATE("PokettoFetchAllow", add_srv_list, (void *)APR_OFFSETOF(pk_srv_conf, allow),
+    AP_INIT_ITERATE("PokettoFetchAllow", add_cidr, (void *)APR_OFFSETOF(pk_srv_conf, allow),
                     RSRC_CONF, "Address ranges (CIDR) fetches may connect to although "
                     "the built-in policy refuses them (loopback, private, ...)"),
-    AP_INIT_ITERATE("PokettoFetchDeny", add_srv_list, (void *)APR_OFFSETOF(pk_srv_conf, deny),
+    AP_INIT_ITERATE("PokettoFetchDeny", add_cidr, (void *)APR_OFFSETOF(pk_srv_conf, deny),
                     RSRC_CONF, "Address ranges (CIDR) fetches must never connect to"),
+    AP_INIT_ITERATE("PokettoVideoHosts", add_video_host, NULL, RSRC_CONF,
+                    "Hosts whose https iframes (embedded players) are kept in saved "
+                    "articles, with their subdomains; 'default' adds the built-in list "
+                    "(YouTube, Vimeo, ...), 'none' keeps no iframe"),
     AP_INIT_ITERATE("PokettoFetchResolve", add_srv_list,
                     (void *)APR_OFFSETOF(pk_srv_conf, resolve), RSRC_CONF,
                     "host:port:address entries that override DNS for fetches, as curl's "
@@ -689,6 +781,10 @@ static int poketto_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
                           "curl_global_init failed");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+        /* libxml2 likewise: left to the first parse, its dictionary's global mutex is
+         * created by whichever extraction threads race for it, and they deadlock (seen
+         * as children that never stop) */
+        xmlInitParser();
         curl_ready = 1;
     }
     pk_dbd_retrieve();

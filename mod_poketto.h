@@ -40,6 +40,7 @@ typedef struct pk_dir_conf {
 typedef struct pk_srv_conf {
     int engine;                     /* PokettoEngine On|Off */
     int fetch_concurrency;          /* PokettoFetchConcurrency */
+    int fetch_per_host;             /* PokettoFetchPerHost */
     int extract_threads;            /* PokettoExtractThreads (0: one per CPU) */
     int retries;                    /* PokettoTaskRetries */
     int retry_delay_s;              /* PokettoTaskRetryDelay */
@@ -52,6 +53,7 @@ typedef struct pk_srv_conf {
     const char *user_agent;         /* PokettoFetchUserAgent */
     const char *accept_language;    /* PokettoFetchAcceptLanguage */
     apr_array_header_t *allow;      /* PokettoFetchAllow (const char* CIDR) */
+    apr_array_header_t *video_hosts;/* PokettoVideoHosts (const char*; "default", "none") */
     apr_array_header_t *deny;       /* PokettoFetchDeny */
     apr_array_header_t *resolve;    /* PokettoFetchResolve (host:port:address) */
     int list_cache;                 /* PokettoListCache: entries per child */

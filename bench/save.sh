@@ -48,10 +48,10 @@
 #   POKETTO_CONF=FILE    include FILE at the end of every generated httpd configuration
 #   KEEP_TMP=1           keep the temp dir (configs, logs, raw outputs) for inspection
 set -euo pipefail
+BENCH_NAME=save.sh
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH="$ROOT/bench"
-PY=/usr/bin/python3        # Debian's interpreter: python3-* packages load only there
 HELPER="$BENCH/savebench.py"
 SAVES=${SAVES:-1000}
 DELAY_MS=${DELAY_MS:-2000}
@@ -79,12 +79,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 PEER_DIR=${PEER_DIR:-"$ROOT/../shared/peers/flask"}
 REPORT=${REPORT:-}
 PGBIN=/usr/lib/postgresql/15/bin
-START_TIME=$(date +%s)
 
-say() { printf '[save.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { say "error: $*"; exit 1; }
-
-isnum() { case "$1" in ''|*[!0-9]*) return 1 ;; *) [ "$1" -gt 0 ] ;; esac; }
 for v in SAVES DELAY_MS SEED GETTERS POSTERS FLASK_SAVES HOL_DEADLINE CHILDREN THREADS CONCURRENCY \
          FETCH_TIMEOUT ACCEPT_DURATION ACCEPT_WARMUP ACCEPT_RUNS; do
     isnum "${!v}" || die "$v must be a positive whole number, got '${!v}'"
@@ -102,160 +97,27 @@ if has_phase accept; then case " $ACCEPT_DBS " in *" pgsql "*) NEED_PG=1 ;; esac
 NEED_FLASK=0
 if has_phase hol && [ "$SKIP_FLASK" != 1 ]; then NEED_FLASK=1; fi
 
-# ------------------------------------------------------------------ clean-up
-TMP=""
-PGIDS=""            # leaders of the process groups we started
-BG=""               # a long helper run in the background, so that Ctrl-C is seen at once
-
-# Run "$@" (a `timeout …` command: timeout leads a process group of its own) in the
-# background and wait for it; bash runs the INT trap during `wait`, not during a
-# foreground command.
-bg_run() {
-    local rc=0
-    "$@" &
-    BG=$!
-    wait "$BG" || rc=$?
-    BG=""
-    return "$rc"
-}
 PG_UP=0
-
-alive() {           # a zombie (exited, not yet reaped) counts as gone
-    local st
-    st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-    case "$st" in Z*) return 1 ;; esac
-}
-
-stop_group() {      # TERM the leader, give it 10 s, then KILL whatever is left of its group
-    local pid=$1
-    if alive "$pid"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            alive "$pid" || break
-            sleep 0.1
-        done
-    fi
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-forget_group() {
-    local pid rest=""
-    for pid in $PGIDS; do
-        [ "$pid" = "$1" ] || rest="$rest $pid"
-    done
-    PGIDS=$rest
-}
-
-cleanup() {
-    local rc=$? pid
-    trap - EXIT INT TERM HUP
-    set +e
-    if [ -n "$BG" ]; then       # a helper still running (interrupted): its group goes too
-        kill -TERM -- "-$BG" 2>/dev/null || kill -TERM "$BG" 2>/dev/null
-        wait "$BG" 2>/dev/null
-    fi
-    [ "$PG_UP" = 0 ] || stop_pg
-    for pid in $PGIDS; do
-        stop_group "$pid"
-    done
-    if [ -n "$TMP" ] && [ -d "$TMP" ]; then
-        if [ "${KEEP_TMP:-0}" = 1 ]; then
-            say "kept $TMP"
-        else
-            rm -rf "$TMP"
-        fi
-    fi
-    say "finished in $(( $(date +%s) - START_TIME )) s (exit status $rc)"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+on_cleanup() { [ "$PG_UP" = 0 ] || stop_pg; }     # called by lib.sh's cleanup
+bench_traps
 
 # ------------------------------------------------------------ what we need
-PKGS="apache2 wrk curl python3 procps libaprutil1-dbd-sqlite3"
-[ "$NEED_PG" = 0 ] || PKGS="$PKGS postgresql-15 libaprutil1-dbd-pgsql"
-[ "$NEED_FLASK" = 0 ] || PKGS="$PKGS python3-flask python3-flask-socketio python3-socketio
-    python3-engineio gunicorn python3-readability python3-lxml python3-requests"
-missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
-        || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null || die "missing packages:$missing (run as root or install them)"
-        SUDO=sudo
-    fi
-    say "installing:$missing"
-    timeout 600 $SUDO apt-get update -qq
-    # RUNLEVEL=1: the apache2/postgresql packages must not start the system's services
-    timeout 900 $SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq \
-        --no-install-recommends $missing >/dev/null
-fi
+PKGS=(apache2 wrk curl python3 procps libaprutil1-dbd-sqlite3)
+[ "$NEED_PG" = 0 ] || PKGS+=(postgresql-15 libaprutil1-dbd-pgsql)
+[ "$NEED_FLASK" = 0 ] || PKGS+=("${FLASK_PKGS[@]}")
+ensure_packages "${PKGS[@]}"
 [ -x "$PY" ] || die "$PY not found"
-[ -d "$PEER_DIR" ] && [ -f "$PEER_DIR/slow_origin.py" ] \
-    || die "no peer folder with slow_origin.py at $PEER_DIR (set PEER_DIR)"
+[ -f "$PEER_DIR/slow_origin.py" ] || die "no peer folder with slow_origin.py at $PEER_DIR (set PEER_DIR)"
 PEER_DIR=$(cd "$PEER_DIR" && pwd)
 
-if [ "$SKIP_BUILD" != 1 ]; then
-    say "building (make -C $ROOT all)"
-    timeout 900 make -C "$ROOT" all >&2 \
-        || die "the build failed (make deps installs the build dependencies)"
-fi
-[ -f "$ROOT/build/mod_poketto.so" ] && [ -x "$ROOT/build/poketto-admin" ] \
-    || die "no build/mod_poketto.so and build/poketto-admin (run make)"
+build_module
 
-TMP=$(mktemp -d /tmp/poketto-savebench.XXXXXX)
-chmod 755 "$TMP"
-mkdir -p "$TMP/run" "$TMP/logs" "$TMP/db" "$TMP/lib" "$TMP/wrk" "$TMP/flask" "$TMP/conf"
-cp "$ROOT/build/mod_poketto.so" "$TMP/lib/"    # httpd's User may not reach the checkout
+make_tmp poketto-savebench run db wrk flask conf
 cp "$ROOT/build/poketto-admin" "$TMP/lib/"
 ADMIN="$TMP/lib/poketto-admin"
-RESULTS="$TMP/results.jsonl"
-: > "$RESULTS"
 NOTES="$TMP/notes.md"       # lines for the report, written as the run goes
 : > "$NOTES"
 note() { printf '%s\n' "$*" >> "$NOTES"; }
-
-freeport() { timeout 10 "$PY" "$HELPER" freeport; }
-
-wait_http() {       # URL PID: until the URL answers any HTTP status (30 s at most)
-    local url=$1 pid=$2 code
-    for _ in $(seq 1 300); do
-        alive "$pid" || return 1
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
-        [ "$code" != "000" ] && [ -n "$code" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-group_ticks() {     # CPU time (clock ticks) used so far by the processes of groups "$@"
-    local g p f t=0
-    for g in "$@"; do
-        for p in $(pgrep -g "$g" 2>/dev/null); do
-            f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
-            set -- $f
-            t=$((t + ${12} + ${13}))
-        done
-    done
-    echo "$t"
-}
-
-wait_idle() {       # until our servers use less than ~5 % of a core (30 s at most)
-    local a b
-    for _ in $(seq 1 60); do
-        a=$(group_ticks $PGIDS)
-        sleep 0.5
-        b=$(group_ticks $PGIDS)
-        [ $((b - a)) -gt 2 ] || return 0
-    done
-    say "warning: the servers were still busy after 30 s"
-}
 
 # --------------------------------------------------------------- the origin
 ORIGIN_PID=""
@@ -263,14 +125,11 @@ start_origin() {    # KIND: asyncio | peer
     local kind=$1
     ORIGIN_PORT=$(freeport)
     if [ "$kind" = peer ]; then
-        setsid "$PY" "$PEER_DIR/slow_origin.py" "$ORIGIN_PORT" </dev/null \
-            >>"$TMP/logs/origin-$kind.log" 2>&1 &
+        spawn "$TMP/logs/origin-$kind.log" "$PY" "$PEER_DIR/slow_origin.py" "$ORIGIN_PORT"
     else
-        setsid "$PY" "$HELPER" origin "$ORIGIN_PORT" "$PEER_DIR" </dev/null \
-            >>"$TMP/logs/origin-$kind.log" 2>&1 &
+        spawn "$TMP/logs/origin-$kind.log" "$PY" "$HELPER" origin "$ORIGIN_PORT" "$PEER_DIR"
     fi
-    ORIGIN_PID=$!
-    PGIDS="$PGIDS $ORIGIN_PID"
+    ORIGIN_PID=$SPAWNED
     wait_http "http://127.0.0.1:$ORIGIN_PORT/fast" "$ORIGIN_PID" || {
         cat "$TMP/logs/origin-$kind.log" >&2
         die "the $kind origin did not come up"
@@ -279,19 +138,11 @@ start_origin() {    # KIND: asyncio | peer
 }
 stop_origin() {
     stop_group "$ORIGIN_PID"
-    forget_group "$ORIGIN_PID"
     ORIGIN_PID=""
 }
 
 # ------------------------------------------------------------ private httpd
-USERLINE=""
-[ "$(id -u)" -ne 0 ] || USERLINE='User www-data\nGroup www-data'
-INCLUDE=""
-if [ -n "${POKETTO_CONF:-}" ]; then
-    [ -r "$POKETTO_CONF" ] || die "POKETTO_CONF=$POKETTO_CONF is not readable"
-    cp "$POKETTO_CONF" "$TMP/conf/extra.conf"
-    INCLUDE="Include \"$TMP/conf/extra.conf\""
-fi
+httpd_conf_extras "$TMP/conf/extra.conf"
 
 # make_conf NAME DRIVER PARAMS ENGINE(On|Off) RESOLVE [POSTLOG] -> $TMP/conf/NAME.conf,
 # sets PORT; POSTLOG=1 logs every POST to $TMP/logs/NAME-posts.log
@@ -329,33 +180,23 @@ start_httpd() {     # NAME (config made by make_conf; PORT set)
     local name=$1 conf="$TMP/conf/$1.conf"
     # httpd's children drop root: they write the database folder
     [ "$(id -u)" -ne 0 ] || chown -R www-data:www-data "$TMP/db"
-    timeout 30 /usr/sbin/apache2 -t -f "$conf" >"$TMP/logs/$name-configtest.log" 2>&1 || {
-        cat "$TMP/logs/$name-configtest.log" >&2
-        die "httpd refused the generated configuration $conf"
-    }
-    setsid /usr/sbin/apache2 -f "$conf" -DFOREGROUND </dev/null >>"$TMP/logs/$name-httpd.out" 2>&1 &
-    HTTPD_PID=$!
-    PGIDS="$PGIDS $HTTPD_PID"
+    httpd_configtest "$conf" "$TMP/logs/$name-configtest.log" \
+        "httpd refused the generated configuration $conf"
     BASE="http://127.0.0.1:$PORT"
-    wait_http "$BASE/api/session" "$HTTPD_PID" || {
-        tail -n 30 "$TMP/logs/$name-error.log" "$TMP/logs/$name-httpd.out" >&2 2>/dev/null
-        die "the private httpd ($name) did not come up on $BASE"
-    }
+    httpd_start "$conf" "$TMP/logs/$name-httpd.out" "$TMP/logs/$name-error.log" \
+        "the private httpd ($name)"
     say "httpd $name (pid $HTTPD_PID) serving $BASE"
 }
 stop_httpd() {      # NAME: stop it and summarise its error log into the notes
     local name=$1 log="$TMP/logs/$1-error.log" n
     stop_group "$HTTPD_PID"
-    forget_group "$HTTPD_PID"
     HTTPD_PID=""
     # start/stop notices of httpd itself do not count
-    n=$(grep -vc -e 'AH00489' -e 'AH00094' -e 'AH00491' -e 'AH00492' -e 'AH00493' \
-        -e 'AH00169' "$log" 2>/dev/null || true)
-    if [ "${n:-0}" != 0 ]; then
+    n=$(httpd_errors "$log" | wc -l)
+    if [ "$n" != 0 ]; then
         say "httpd $name: $n error_log line(s); the most frequent:"
         note "- error_log of \`$name\`: $n line(s) besides start/stop notices; most frequent (count, text without time and pid):"
-        grep -v -e 'AH00489' -e 'AH00094' -e 'AH00491' -e 'AH00492' -e 'AH00493' -e 'AH00169' "$log" \
-            | sed -e 's/^\[[^]]*\] //' -e 's/\[pid [0-9:]*\] //' -e 's/[0-9][0-9]*/N/g' \
+        httpd_errors "$log" | sed -e 's/^\[[^]]*\] //' -e 's/\[pid [0-9:]*\] //' -e 's/[0-9][0-9]*/N/g' \
             | sort | uniq -c | sort -rn | head -n 8 > "$TMP/logs/$name-error.top"
         sed 's/^/    /' "$TMP/logs/$name-error.top" >&2
         while read -r line; do note "  \`$line\`"; done < "$TMP/logs/$name-error.top"
@@ -364,32 +205,27 @@ stop_httpd() {      # NAME: stop it and summarise its error log into the notes
     fi
 }
 
-admin_token() {     # DRIVER PARAMS -> prints a token for user "bench" (created)
-    timeout 60 "$ADMIN" -d "$1" -p "$2" user add bench >/dev/null
-    timeout 60 "$ADMIN" -d "$1" -p "$2" token add bench --name bench | sed -n 's/^token: //p'
-}
-
 # ------------------------------------------------------------ PostgreSQL 15
 PG_USER=""
-PG_RUN=""           # how to run a command as the cluster's owner
+PG_RUN=()           # how to run a command as the cluster's owner
 start_pg() {
     [ -x "$PGBIN/initdb" ] || die "no $PGBIN/initdb (apt-get install postgresql-15)"
     PG_DIR="$TMP/pg"
     mkdir -p "$PG_DIR/sock"
     if [ "$(id -u)" -eq 0 ]; then
         PG_USER=nobody          # PostgreSQL refuses to run as root
-        PG_RUN="runuser -u $PG_USER --"
+        PG_RUN=(runuser -u "$PG_USER" --)
         chown -R "$PG_USER" "$PG_DIR"
     else
         PG_USER=$(id -un)
-        PG_RUN=""
+        PG_RUN=()
     fi
     PG_PORT=$(freeport)
-    timeout 120 $PG_RUN "$PGBIN/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync \
+    timeout 120 "${PG_RUN[@]}" "$PGBIN/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync \
         -E UTF8 --locale=C.UTF-8 >"$TMP/logs/pg-initdb.log" 2>&1 \
         || { tail -n 20 "$TMP/logs/pg-initdb.log" >&2; die "initdb failed"; }
     # fsync=off: a benchmark on a throwaway cluster; commits do not wait for the disk
-    timeout 60 $PG_RUN "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 50 \
+    timeout 60 "${PG_RUN[@]}" "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 50 \
         -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_DIR/sock -c fsync=off -c max_connections=400" \
         start >"$TMP/logs/pg-ctl.log" 2>&1 \
         || { tail -n 20 "$PG_DIR/server.log" >&2; die "PostgreSQL did not start"; }
@@ -401,28 +237,27 @@ start_pg() {
     say "PostgreSQL $("$PGBIN/postgres" -V | awk '{print $3}') (pid $PG_PID) on 127.0.0.1:$PG_PORT, owner $PG_USER, fsync=off"
 }
 pg_sql() {
-    timeout 60 $PG_RUN "$PGBIN/psql" -X -q -At -h "$PG_DIR/sock" -p "$PG_PORT" -U postgres \
+    timeout 60 "${PG_RUN[@]}" "$PGBIN/psql" -X -q -At -h "$PG_DIR/sock" -p "$PG_PORT" -U postgres \
         -d postgres -v ON_ERROR_STOP=1 -c "$1"
 }
 pg_db_sql() {       # DB SQL
-    timeout 60 $PG_RUN "$PGBIN/psql" -X -q -At -h "$PG_DIR/sock" -p "$PG_PORT" -U postgres \
+    timeout 60 "${PG_RUN[@]}" "$PGBIN/psql" -X -q -At -h "$PG_DIR/sock" -p "$PG_PORT" -U postgres \
         -d "$1" -v ON_ERROR_STOP=1 -c "$2"
 }
 stop_pg() {
-    timeout 30 $PG_RUN "$PGBIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    timeout 30 "${PG_RUN[@]}" "$PGBIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
     stop_group "$PG_PID"
-    forget_group "$PG_PID"
     PG_UP=0
 }
 
 # ------------------------------------------------------------------ machine
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 DATE_START=$(date -u '+%Y-%m-%d %H:%M')
 
 # ======================================================= 1. head-of-line
-hol_args() {        # common arguments of savebench.py hol; $1: the origin's port
-    echo --getters "$GETTERS" --posters "$POSTERS" --deadline "$HOL_DEADLINE" --out "$RESULTS" \
-        --origin-port "$1"
+hol_args() {        # PORT: sets HOL_ARGS, the common arguments of savebench.py hol (PORT: the origin's)
+    HOL_ARGS=(--getters "$GETTERS" --posters "$POSTERS" --deadline "$HOL_DEADLINE" --out "$RESULTS"
+              --origin-port "$1")
 }
 
 if has_phase hol; then
@@ -463,11 +298,12 @@ if has_phase hol; then
     # concurrent saves of the origin's /fast page, until all are ready. (The first burst
     # after httpd starts is slower than later ones; this one is not measured.)
     say "seeding: $SEED concurrent saves of $ORIGIN_URL/fast?seed=i (the warm-up burst)"
-    bg_run timeout $((HOL_DEADLINE + 120)) "$PY" "$HELPER" hol --label "warm-up" \
-        --base "$BASE" --token "$TOKEN" --n "$SEED" --url-fmt "$ORIGIN_URL/fast?seed={i}" \
+    bg_run -e "$TMP/logs/seed.log" timeout $((HOL_DEADLINE + 120)) "$PY" "$HELPER" hol \
+        --label "warm-up" --base "$BASE" --token "$TOKEN" --n "$SEED" \
+        --url-fmt "$ORIGIN_URL/fast?seed={i}" \
         --get-url "$BASE/api/items?limit=20" --getters 0 --idle 0 --posters "$POSTERS" \
         --deadline "$HOL_DEADLINE" --db "$DB" --post-log "$TMP/logs/hol-posts.log" \
-        --origin-port "$ORIGIN_PORT" --out "$TMP/warmup.jsonl" 2>"$TMP/logs/seed.log" \
+        --origin-port "$ORIGIN_PORT" --out "$TMP/warmup.jsonl" \
         || { cat "$TMP/logs/seed.log" >&2; die "seeding failed"; }
     cat "$TMP/logs/seed.log" >&2
     SEEDED=$("$PY" "$HELPER" sqlite-count "$DB")
@@ -477,6 +313,7 @@ if has_phase hol; then
     # its deadline with tasks still being retried, which would then compete with a run
     # after it.
     if [ "$SPREAD_HOSTS" -gt 0 ]; then
+        hol_args "$SPREAD_PORT"
         wait_idle
         say "head-of-line, the saves spread over $SPREAD_HOSTS host names (all 127.0.0.1)"
         bg_run timeout $((HOL_DEADLINE + 120)) "$PY" "$HELPER" hol --rank 2 \
@@ -484,47 +321,33 @@ if has_phase hol; then
             --base "$BASE" --token "$TOKEN" --n "$SAVES" \
             --url-fmt "http://h{h}.bench.test:$SPREAD_PORT/slow?ms=$DELAY_MS&n={i}" \
             --spread "$SPREAD_HOSTS" --get-url "$BASE/api/items?limit=20" \
-            --db "$DB" --post-log "$TMP/logs/hol-posts.log" --check-tasks \
-            $(hol_args "$SPREAD_PORT")
+            --db "$DB" --post-log "$TMP/logs/hol-posts.log" --check-tasks "${HOL_ARGS[@]}"
     fi
+    hol_args "$ORIGIN_PORT"
     wait_idle
     say "head-of-line: $SAVES concurrent saves of $ORIGIN_URL/slow?ms=$DELAY_MS&n=i, $GETTERS GET clients"
     bg_run timeout $((HOL_DEADLINE + 120)) "$PY" "$HELPER" hol --rank 1 --label "mod_poketto" \
         --base "$BASE" --token "$TOKEN" --n "$SAVES" \
         --url-fmt "$ORIGIN_URL/slow?ms=$DELAY_MS&n={i}" --get-url "$BASE/api/items?limit=20" \
-        --db "$DB" --post-log "$TMP/logs/hol-posts.log" --check-tasks \
-        $(hol_args "$ORIGIN_PORT")
+        --db "$DB" --post-log "$TMP/logs/hol-posts.log" --check-tasks "${HOL_ARGS[@]}"
     HOL_ITEMS=$("$PY" "$HELPER" sqlite-count "$DB")
     note "- module database after the head-of-line runs: items by state $HOL_ITEMS."
     stop_httpd hol
-    if [ -n "$SPREAD_PID" ]; then
-        stop_group "$SPREAD_PID"
-        forget_group "$SPREAD_PID"
-    fi
+    [ -z "$SPREAD_PID" ] || stop_group "$SPREAD_PID"
 
     # ---- the Flask peer, as its bench.py runs it
     if [ "$SKIP_FLASK" != 1 ]; then
         [ -f "$PEER_DIR/app.py" ] || die "no Flask peer at $PEER_DIR (or SKIP_FLASK=1)"
-        FLASK_PORT=$(freeport)
-        ITEMS_DB="$TMP/flask/items.db" timeout 120 "$PY" "$PEER_DIR/app.py" seed 1000 >&2
-        setsid env ITEMS_DB="$TMP/flask/items.db" "$PY" /usr/bin/gunicorn --chdir "$PEER_DIR" \
-            -w 1 --threads 8 --graceful-timeout 5 --bind "127.0.0.1:$FLASK_PORT" app:app \
-            </dev/null >"$TMP/logs/gunicorn.log" 2>&1 &
-        FLASK_PID=$!
-        PGIDS="$PGIDS $FLASK_PID"
-        wait_http "http://127.0.0.1:$FLASK_PORT/api/items?limit=20" "$FLASK_PID" || {
-            tail -n 30 "$TMP/logs/gunicorn.log" >&2
-            die "gunicorn did not come up on 127.0.0.1:$FLASK_PORT"
-        }
+        flask_start 1000
+        hol_args "$ORIGIN_PORT"
         wait_idle
         say "head-of-line on the Flask peer: $FLASK_SAVES concurrent saves, $GETTERS GET clients"
         bg_run timeout $((HOL_DEADLINE + 120)) "$PY" "$HELPER" hol \
             --rank 3 --label "Flask peer (gunicorn -w 1 --threads 8)" \
             --base "http://127.0.0.1:$FLASK_PORT" --n "$FLASK_SAVES" --expect 201 \
             --url-fmt "$ORIGIN_URL/slow?ms=$DELAY_MS&n={i}" \
-            --get-url "http://127.0.0.1:$FLASK_PORT/api/items?limit=20" $(hol_args "$ORIGIN_PORT")
+            --get-url "http://127.0.0.1:$FLASK_PORT/api/items?limit=20" "${HOL_ARGS[@]}"
         stop_group "$FLASK_PID"
-        forget_group "$FLASK_PID"
     fi
     stop_origin
 fi
@@ -599,8 +422,7 @@ EOF
             for run in $(seq 1 "$ACCEPT_RUNS"); do
               for conns in $ACCEPT_CONNS; do
                 wait_idle
-                th=2
-                [ "$conns" -ge 2 ] || th=1
+                th=$(wrk_threads "$conns")
                 for step in warmup run; do
                     [ "$step" = warmup ] || load=$(cut -d' ' -f1 /proc/loadavg)
                     dur=$ACCEPT_WARMUP
@@ -608,8 +430,8 @@ EOF
                     out="$TMP/wrk/$name-c$conns-$step$run.txt"
                     SAVE_ORIGIN="$ORIGIN_URL" SAVE_TAG="$name-c$conns-$step$run-$(date +%s%N)" \
                         SAVE_TOKEN="$TOKEN" \
-                        bg_run timeout $((dur + 60)) wrk -t"$th" -c"$conns" -d"${dur}s" --timeout 10s \
-                        -s "$TMP/wrk/save.lua" "$BASE/api/items" >"$out" 2>&1 || true
+                        bg_run -o "$out" timeout $((dur + 60)) wrk -t"$th" -c"$conns" -d"${dur}s" \
+                        --timeout 10s -s "$TMP/wrk/save.lua" "$BASE/api/items" || true
                 done
                 line=$("$PY" "$HELPER" accept "$name" "$db" "$eng" "$conns" \
                        "$TMP/wrk/$name-c$conns-run$run.txt")
@@ -628,7 +450,7 @@ EOF
     [ "$PG_UP" = 0 ] || stop_pg
     stop_origin
 fi
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_AFTER=$(loadavg)
 
 # ------------------------------------------------------------------- report
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -637,12 +459,13 @@ CMD="bench/save.sh"
 {
     echo "Command: \`$CMD\` (SAVES=$SAVES DELAY_MS=$DELAY_MS SEED=$SEED GETTERS=$GETTERS POSTERS=$POSTERS FLASK_SAVES=$FLASK_SAVES SPREAD_HOSTS=$SPREAD_HOSTS ORIGIN=$ORIGIN CHILDREN=$CHILDREN THREADS=$THREADS CONCURRENCY=$CONCURRENCY FETCH_TIMEOUT=$FETCH_TIMEOUT DBD_MIN=$DBD_MIN ACCEPT_CONNS=\"$ACCEPT_CONNS\" ACCEPT_DURATION=$ACCEPT_DURATION ACCEPT_RUNS=$ACCEPT_RUNS PHASES=\"$PHASES\"), at commit $COMMIT$([ "$DIRTY" = 0 ] || echo " with $DIRTY uncommitted change(s) under src/ or the module's top files")"
     echo
-    echo "Machine: \`nproc\`=$(nproc), $(uname -sr), $(lscpu | sed -n 's/^Model name: *//p' | head -n1), $DATE_START UTC; load average $LOAD_BEFORE before, $LOAD_AFTER after; the run took $(( $(date +%s) - START_TIME )) s"
+    machine_line "$DATE_START UTC" "$LOAD_BEFORE" "$LOAD_AFTER" \
+        "; the run took $(( $(date +%s) - START_TIME )) s"
     echo
-    echo "- apache2: $(/usr/sbin/apache2 -v | sed -n 's/^Server version: //p') (event MPM, $CHILDREN × $THREADS threads), $(dpkg-query -W -f='${Version}' apache2)"
-    echo "- libcurl: $(dpkg-query -W -f='${Version}' libcurl4), SQLite $("$PY" -c 'import sqlite3; print(sqlite3.sqlite_version)'), wrk $(dpkg-query -W -f='${Version}' wrk)"
+    apache_line "event MPM, $CHILDREN × $THREADS threads"
+    echo "- libcurl: $(pkgver libcurl4), SQLite $(sqlite_version), wrk $(pkgver wrk)"
     [ "$NEED_PG" = 0 ] || echo "- PostgreSQL: $("$PGBIN/postgres" -V | awk '{print $3}') (throwaway cluster, \`fsync=off\`)"
-    [ "$NEED_FLASK" = 0 ] || echo "- gunicorn $(dpkg-query -W -f='${Version}' gunicorn) (gthread), Flask $(dpkg-query -W -f='${Version}' python3-flask), Python $("$PY" -c 'import platform; print(platform.python_version())')"
+    [ "$NEED_FLASK" = 0 ] || echo "- gunicorn $(pkgver gunicorn) (gthread), Flask $(pkgver python3-flask), Python $(python_version)"
     echo
     if has_phase hol; then
         for kind in peer asyncio; do

@@ -301,10 +301,16 @@ static xmlAttr *new_attr(apr_pool_t *p, xmlNode *owner, const char *name, const 
 /* ------------------------------------------------------------------------- */
 /* Tree building: libxml2's HTML tokeniser, our SAX callbacks, nodes in the pool. */
 
+/* Elements nested deeper than this are not made: their text and children go to the
+ * element at this depth. libxml2 stops the whole parse past depth 256 (nodePush), which
+ * lost the rest of the page; flattening keeps every word, in order. */
+#define MAX_DEPTH 240
+
 typedef struct {
     ctx_t *c;
     xmlNode *text;        /* the text node being extended by consecutive characters */
     apr_size_t text_len, text_cap;
+    apr_size_t flattened; /* open elements not made (beyond MAX_DEPTH) */
 } builder_t;
 
 static void note_element(ctx_t *c, xmlNode *n, pk_tag_e t)
@@ -332,6 +338,10 @@ static void sax_start(void *ud, const xmlChar *name, const xmlChar **atts)
     nd_t *d;
     int i;
 
+    if (b->flattened || ctxt->nodeNr >= MAX_DEPTH) {
+        ++b->flattened;
+        return;
+    }
     n = apr_pcalloc(c->p, sizeof(*n));
     n->type = XML_ELEMENT_NODE;
     n->name = name; /* a dictionary string, or a literal for implied elements */
@@ -361,7 +371,7 @@ static void sax_start(void *ud, const xmlChar *name, const xmlChar **atts)
         parent->last = n;
     }
     b->text = NULL;
-    nodePush(ctxt, n); /* also enforces libxml2's depth limit (256) */
+    nodePush(ctxt, n); /* (never past libxml2's depth limit of 256: MAX_DEPTH) */
 }
 
 static void sax_end(void *ud, const xmlChar *name)
@@ -370,6 +380,10 @@ static void sax_end(void *ud, const xmlChar *name)
     builder_t *b = ctxt->_private;
 
     (void)name;
+    if (b->flattened) {
+        --b->flattened;     /* the end of an element that was not made */
+        return;
+    }
     b->text = NULL;
     nodePop(ctxt);
 }

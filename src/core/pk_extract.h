@@ -8,11 +8,13 @@
  * sanitised HTML (pk_sanitize_node()).
  *
  * Requirements: libxml2's parser initialised once per process by the caller
- * (xmlInitParser(), before threads run). Then every function is thread-safe (an
+ * (xmlInitParser(), before threads run: libxml2 2.9 creates its dictionary's global
+ * mutex on first use without a lock, and threads that race for it deadlock). Then every function is thread-safe (an
  * extraction thread pool calls pk_extract() concurrently), allocates from the caller's
  * pool only (what libxml2 allocates is freed before pk_extract() returns), and is
- * bounded on any input: tree walks are iterative, libxml2 caps the tree depth at 256,
- * and the input is cut at opts->max_bytes.
+ * bounded on any input: tree walks are iterative, elements nested deeper than 240 are
+ * flattened into their ancestor at that depth (their text is kept), and the input is
+ * cut at opts->max_bytes.
  */
 #ifndef PK_EXTRACT_H
 #define PK_EXTRACT_H

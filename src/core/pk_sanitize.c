@@ -818,10 +818,8 @@ static int host_allowed(ser_t *s, const char *url)
 
     if (strncmp(url, "https://", 8) == 0)
         h = url + 8;
-    else if (strncmp(url, "http://", 7) == 0)
-        h = url + 7;
     else
-        h = url + strlen(url); /* no host: nothing matches */
+        h = url + strlen(url); /* not https (a reader served over https blocks it): none */
     e = h + strcspn(h, "/?#");
     {
         const char *at = memchr(h, '@', (apr_size_t)(e - h));

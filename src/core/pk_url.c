@@ -131,9 +131,10 @@ apr_status_t pk_url_canonicalize(apr_pool_t *p, const char *url, apr_size_t max_
     apr_status_t rv = APR_EINVAL;
     CURLU *h = NULL;
     CURLUcode uc;
-    char *host = NULL, *zone = NULL, *out = NULL, *c;
+    char *host = NULL, *zone = NULL, *out = NULL, *again = NULL, *c;
     const char *s, *e, *q, *scheme;
     apr_size_t slen, auth;
+    int round;
 
     *canon = NULL;
     *why = PK_URL_WHY_INVALID;
@@ -215,11 +216,34 @@ apr_status_t pk_url_canonicalize(apr_pool_t *p, const char *url, apr_size_t max_
         rv = pk_url_set_error(uc, why);
         goto leave;
     }
+    /* A decoded host may parse differently as a whole URL ("3333%33" decodes to "33333",
+     * which a URL parser reads as the IPv4 address 0.0.130.53): read the result back
+     * until it no longer changes, so that the canonical form of a canonical form is
+     * itself. */
+    for (round = 0; round < 3; ++round) {
+        if (CURLUE_OK != (uc = curl_url_set(h, CURLUPART_URL, out, 0))
+            || CURLUE_OK != (uc = curl_url_get(h, CURLUPART_URL, &again,
+                                               CURLU_NO_DEFAULT_PORT))) {
+            rv = pk_url_set_error(uc, why);
+            goto leave;
+        }
+        if (!strcmp(again, out)) {
+            break;
+        }
+        curl_free(out);
+        out = again;
+        again = NULL;
+    }
+    if (round == 3) {
+        *why = PK_URL_WHY_INVALID;
+        goto leave;
+    }
     *canon = apr_pstrdup(p, out);
     *why = NULL;
     rv = APR_SUCCESS;
 
 leave:
+    curl_free(again);
     curl_free(out);
     curl_free(zone);
     curl_free(host);

@@ -217,7 +217,7 @@ static int long_poll(pk_req *pr, apr_int64_t after, int has_after, apr_int64_t w
     apr_array_header_t *msgs = apr_array_make(r->pool, 16, sizeof(const char *));
     pk_bus_sub *sub = NULL;
     pk_bus_msg m;
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
     apr_int64_t last = 0;
     const char *body;
 
@@ -225,7 +225,9 @@ static int long_poll(pk_req *pr, apr_int64_t after, int has_after, apr_int64_t w
         return DONE;
     }
     while (1) {
-        while (APR_SUCCESS == (rv = pk_bus_next(sub, r->pool, &m))) {
+        /* one queue's worth at most: the sync thread may refill it meanwhile */
+        while (msgs->nelts < pk_bus_capacity(sub)
+               && APR_SUCCESS == (rv = pk_bus_next(sub, r->pool, &m))) {
             APR_ARRAY_PUSH(msgs, const char *) = m.json;
         }
         now = apr_time_now();

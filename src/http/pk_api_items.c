@@ -10,6 +10,7 @@
 #include "pk_time.h"
 #include "pk_url.h"
 #include "pk_items.h"
+#include "pk_extract.h"
 #include "pk_tasks.h"
 #include "pk_engine.h"
 #include "pk_respcache.h"

@@ -9,10 +9,12 @@
  * PokettoAllowedOrigins is refused (403): another site's page cannot use a visitor's
  * session. Refusals are problem+json (400, 401, 403, 426, 503).
  *
- * After the 101 the request's thread holds the connection (src/runtime/pk_wsconn.h):
- * the request and connection filters are joined (r's filters are c's, so nothing of
- * HTTP is written after the WebSocket closes), mod_reqtimeout's filter is removed, and
- * the connection is closed when the handler returns.
+ * After the 101 the request and connection filters are joined (r's filters are c's, so
+ * nothing of HTTP is written after the WebSocket), mod_reqtimeout's filter is removed,
+ * and the connection is held (src/runtime/pk_wsconn.h): in thread mode by the request's
+ * thread, which returns when the WebSocket closed (httpd then closes the connection); in
+ * parked mode (event MPM) the handler returns SUSPENDED and the child's I/O thread
+ * (src/runtime/pk_wsio.h) takes it over, and ends the request and the connection.
  */
 #include <httpd.h>
 #include <http_protocol.h>

@@ -30,8 +30,8 @@ static int status_hook(request_rec *r, int flags)
     if (brief) {
         ap_rprintf(r, "PokettoQueueDepth: %" APR_INT64_T_FMT "\n", depth);
         ap_rprintf(r, "PokettoEngine: %s\n", st.running ? "running" : "off");
-        ap_rprintf(r, "PokettoFetching: %d\nPokettoExtracting: %d\n", st.fetching,
-                   st.extracting);
+        ap_rprintf(r, "PokettoFetching: %d\nPokettoWaitingForHost: %d\n"
+                   "PokettoExtracting: %d\n", st.fetching, st.waiting, st.extracting);
         ap_rprintf(r, "PokettoClaimed: %" APR_UINT64_T_FMT "\nPokettoDone: %" APR_UINT64_T_FMT
                    "\nPokettoFailed: %" APR_UINT64_T_FMT "\nPokettoRetried: %"
                    APR_UINT64_T_FMT "\nPokettoLeaseLost: %" APR_UINT64_T_FMT "\n",
@@ -56,8 +56,8 @@ static int status_hook(request_rec *r, int flags)
                "</td></tr>\n", depth);
     ap_rprintf(r, "<tr><th>engine of child %" APR_PID_T_FMT "</th><td>%s</td></tr>\n",
                getpid(), st.running ? "running" : "off");
-    ap_rprintf(r, "<tr><th>fetching / extracting</th><td>%d / %d</td></tr>\n", st.fetching,
-               st.extracting);
+    ap_rprintf(r, "<tr><th>fetching / waiting for their host / extracting</th>"
+               "<td>%d / %d / %d</td></tr>\n", st.fetching, st.waiting, st.extracting);
     ap_rprintf(r, "<tr><th>claimed / done / failed / retried / lease lost</th><td>%"
                APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
                APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT "</td></tr>\n", st.claimed, st.done,

@@ -10,7 +10,8 @@
  * subscription's memory is its consumer's pool; unsubscribe waits while the sync thread
  * reads for it. The bus record, its mutex and condition live in pchild itself (not a
  * subpool), so they outlive the request pools destroyed with pchild; the threads are
- * stopped by a pre-cleanup of pchild, before any of those.
+ * stopped by a pre-cleanup of pchild, before any of those. The threads allocate only
+ * from a pool of their own, on its own locked allocator (threads_pool), and malloc.
  *
  * Subscription states (pk_bus.h): LIVE (live = 1, last_seq valid) or SYNC. A read of
  * the table for a SYNC subscription sets syncing, notes seen_seq = 0 and reads after
@@ -118,7 +119,7 @@ struct bus {
     apr_uint32_t stopping;          /* futex too: the sync thread's retry delay */
     int dead;                       /* threads joined: pchild is being destroyed */
     apr_thread_t *pump, *syncer;
-    apr_pool_t *tpool;              /* the threads' */
+    apr_pool_t *tpool;              /* the threads' (unmanaged, locked allocator) */
     char *buf;                      /* the pump's copy of a message */
     apr_size_t buflen;
     int cap;
@@ -632,10 +633,43 @@ static apr_status_t bus_stop(void *data)
         apr_thread_join(&trv, b->syncer);
         b->syncer = NULL;
     }
+    if (b->tpool) {
+        apr_pool_destroy(b->tpool);
+        b->tpool = NULL;
+    }
     pk_db_set_publisher(NULL, NULL);
     b->dead = 1;                    /* what is left runs single-threaded */
     the_bus = NULL;
     return APR_SUCCESS;
+}
+
+/* The threads' memory: a pool of its own with an allocator of its own, locked. Under
+ * prefork, pchild's allocator has no mutex (the MPM has one thread), so a thread that
+ * made or freed memory of any pool under pchild would race the request thread. */
+static apr_status_t threads_pool(apr_pool_t **pool)
+{
+    apr_allocator_t *alloc = NULL;
+    apr_thread_mutex_t *mutex = NULL;
+    apr_status_t rv;
+
+    *pool = NULL;
+    if (APR_SUCCESS != (rv = apr_allocator_create(&alloc))) {
+        goto leave;
+    }
+    if (APR_SUCCESS != (rv = apr_pool_create_unmanaged_ex(pool, NULL, alloc))) {
+        apr_allocator_destroy(alloc);
+        goto leave;
+    }
+    apr_allocator_owner_set(alloc, *pool);
+    apr_pool_tag(*pool, "poketto_bus");
+    if (APR_SUCCESS != (rv = apr_thread_mutex_create(&mutex, APR_THREAD_MUTEX_DEFAULT, *pool))) {
+        apr_pool_destroy(*pool);
+        *pool = NULL;
+        goto leave;
+    }
+    apr_allocator_mutex_set(alloc, mutex);
+leave:
+    return rv;
 }
 
 apr_status_t pk_bus_child_init(apr_pool_t *pchild, server_rec *s)
@@ -660,10 +694,9 @@ apr_status_t pk_bus_child_init(apr_pool_t *pchild, server_rec *s)
         || APR_SUCCESS != (rv = apr_thread_mutex_create(&b->mutex, APR_THREAD_MUTEX_DEFAULT,
                                                         pchild))
         || APR_SUCCESS != (rv = apr_thread_cond_create(&b->synced, pchild))
-        || APR_SUCCESS != (rv = apr_pool_create(&b->tpool, pchild))) {
+        || APR_SUCCESS != (rv = threads_pool(&b->tpool))) {
         goto leave;
     }
-    apr_pool_tag(b->tpool, "poketto_bus");
     b->buflen = pk_ring_payload_max(b->ring);
     b->buf = apr_palloc(pchild, b->buflen + 1);
     /* stop the threads before any pool goes */
@@ -892,6 +925,11 @@ apr_status_t pk_bus_position(pk_bus_sub *sub, apr_int64_t *id)
     *id = sub->position;
     apr_thread_mutex_unlock(sub->b->mutex);
     return rv;
+}
+
+int pk_bus_capacity(const pk_bus_sub *sub)
+{
+    return sub->cap;
 }
 
 int pk_bus_lagging(pk_bus_sub *sub)

@@ -124,6 +124,9 @@ apr_status_t pk_bus_wait(pk_bus_sub *sub, apr_interval_time_t timeout);
  *  once the first read of the table told it). APR_EAGAIN while that is not known. */
 apr_status_t pk_bus_position(pk_bus_sub *sub, apr_int64_t *id);
 
+/** How many messages the subscription's queue holds (PokettoEventQueue). */
+int pk_bus_capacity(const pk_bus_sub *sub);
+
 /** Whether the subscription's queue overflowed and it is being refilled from the table
  *  (a transport may drop a client that stays behind). */
 int pk_bus_lagging(pk_bus_sub *sub);

@@ -1,13 +1,21 @@
 /* mod_poketto — the task engine of one child process; see pk_engine.h.
  *
  * Threads and what they touch:
- *   fetch thread   the multi handle, the easy handles in it, claiming and lease renewal;
+ *   fetch thread   the multi handle, the easy handles in it, claiming and lease renewal,
+ *                  the hosts and their queues of transfers waiting for a connection;
  *   extract pool   one job at a time each: charset, extraction, the completing transaction;
  *   any thread     pk_engine_notify (curl_multi_wakeup is thread-safe), the counters and
  *                  the set of active jobs (under the engine mutex).
  * Pools: the engine's pool is a subpool of the child's; each job has an unmanaged pool
  * of its own, created when its task is claimed and destroyed when the task is completed,
- * retried or handed back, so a child that runs for weeks does not grow.
+ * retried or handed back, so a child that runs for weeks does not grow. A host's record
+ * lives from the first job to that host until its last one ends, then waits on a free
+ * list for the next host: at most one record per task held, reused.
+ *
+ * Per host, at most PokettoFetchPerHost transfers run at once; the others wait here, not
+ * inside libcurl, so that their PokettoFetchTimeout starts only when their transfer does.
+ * A child claims while it has room, but keeps at most CLAIM_BATCH tasks waiting for a
+ * host: the rest stays in the queue for the other children.
  */
 #include <httpd.h>
 #include <http_config.h>
@@ -24,6 +32,7 @@
 #include "mod_poketto.h"
 #include "pk_log.h"
 #include "pk_charset.h"
+#include "pk_url.h"
 #include "pk_extract.h"
 #include "pk_tasks.h"
 #include "pk_dbd.h"
@@ -35,6 +44,22 @@ APLOG_USE_MODULE(poketto);
 #define WAIT_SLICE apr_time_from_msec(250)
 
 typedef struct job job;
+typedef struct host_slot host_slot;
+
+/* One host the fetch thread has transfers for (fetch thread only). */
+struct host_slot {
+    host_slot *next_free;
+    job *head, *tail;               /* waiting for a connection, oldest first */
+    int running;                    /* transfers in the multi handle */
+    int jobs;                       /* running + waiting */
+    char name[256];
+};
+
+typedef enum {
+    JOB_WAITING,                    /* in its host's queue; no transfer yet */
+    JOB_FETCHING,                   /* its transfer runs in the multi handle */
+    JOB_EXTRACTING                  /* queued for or in the extraction pool */
+} job_state_e;
 
 typedef struct engine {
     server_rec *s;
@@ -46,10 +71,12 @@ typedef struct engine {
     apr_thread_mutex_t *mutex;
     apr_thread_cond_t *done_cond;
     apr_hash_t *active;             /* task id -> job, every job not finished yet */
+    apr_hash_t *hosts;              /* host name -> host_slot (fetch thread only) */
+    host_slot *free_hosts;
     volatile apr_uint32_t stopping;
     volatile apr_uint32_t wake;
     char owner[96];                 /* who holds our leases: host, pid, start time */
-    int fetching, extracting;
+    int fetching, waiting, extracting;
     apr_uint64_t claimed, done, failed, retried, lost;
     apr_hash_t *outcomes;
 } engine;
@@ -59,7 +86,9 @@ struct job {
     engine *eng;
     pk_claim claim;
     pk_fetch *fetch;                /* NULL when the client sent the page */
-    int in_multi;                   /* its transfer runs in the fetch thread's multi handle */
+    job_state_e state;
+    host_slot *host;                /* while waiting or fetching */
+    job *next_waiting;
     pk_fetch_outcome_e outcome;
     const char *error;
 };
@@ -202,7 +231,7 @@ static pk_task_result *extract(job *j)
         res->word_count = (int)pk_extract_word_count(html);
         return res;
     }
-    rv = pk_extract(j->pool, html, hlen, res->final_url, NULL, &a);
+    rv = pk_extract(j->pool, html, hlen, res->final_url, &j->eng->conf->extract, &a);
     if (rv != APR_SUCCESS || !a) {
         j->outcome = PK_FETCH_FAIL;
         j->error = "no article could be found in the page";
@@ -246,6 +275,7 @@ static void *APR_THREAD_FUNC extract_job(apr_thread_t *thread, void *baton)
 
 static void to_extraction(engine *eng, job *j)
 {
+    j->state = JOB_EXTRACTING;
     apr_thread_mutex_lock(eng->mutex);
     ++eng->extracting;
     apr_thread_mutex_unlock(eng->mutex);
@@ -257,10 +287,77 @@ static void to_extraction(engine *eng, job *j)
 
 /* ---- fetch thread ---- */
 
+static host_slot *host_get(engine *eng, const char *name)
+{
+    host_slot *h = apr_hash_get(eng->hosts, name, APR_HASH_KEY_STRING);
+
+    if (!h) {
+        if ((h = eng->free_hosts)) {
+            eng->free_hosts = h->next_free;
+        }
+        else {
+            h = apr_palloc(eng->pool, sizeof(*h));
+        }
+        memset(h, 0, sizeof(*h));
+        apr_cpystrn(h->name, name, sizeof(h->name));
+        apr_hash_set(eng->hosts, h->name, APR_HASH_KEY_STRING, h);
+    }
+    return h;
+}
+
+/* The job's transfer joins the multi handle: its time-out starts now. */
+static int transfer_begin(engine *eng, job *j)
+{
+    if (CURLM_OK != curl_multi_add_handle(eng->multi, pk_fetch_handle(j->fetch))) {
+        return 0;
+    }
+    j->state = JOB_FETCHING;
+    ++j->host->running;
+    apr_thread_mutex_lock(eng->mutex);
+    ++eng->fetching;
+    apr_thread_mutex_unlock(eng->mutex);
+    return 1;
+}
+
+static void cannot_fetch(engine *eng, job *j)
+{
+    j->outcome = PK_FETCH_FAIL;
+    j->error = "the URL cannot be fetched";
+    to_extraction(eng, j);
+}
+
+/* Start the host's waiting transfers while it has room; forget the host when no job of
+ * this child needs it any more. */
+static void host_run(engine *eng, host_slot *h)
+{
+    job *j;
+
+    while (h->running < eng->conf->per_host && (j = h->head)) {
+        if (!(h->head = j->next_waiting)) {
+            h->tail = NULL;
+        }
+        j->next_waiting = NULL;
+        apr_thread_mutex_lock(eng->mutex);
+        --eng->waiting;
+        apr_thread_mutex_unlock(eng->mutex);
+        if (!transfer_begin(eng, j)) {
+            --h->jobs;
+            j->host = NULL;
+            cannot_fetch(eng, j);
+        }
+    }
+    if (h->jobs == 0) {
+        apr_hash_set(eng->hosts, h->name, APR_HASH_KEY_STRING, NULL);
+        h->next_free = eng->free_hosts;
+        eng->free_hosts = h;
+    }
+}
+
 static void start_job(engine *eng, const pk_claim *c)
 {
     job *j = job_create(eng, c);
-    CURLMcode mc;
+    const char *name;
+    host_slot *h;
 
     if (!j) {
         return;                     /* no memory: the lease expires, it runs again */
@@ -269,23 +366,41 @@ static void start_job(engine *eng, const pk_claim *c)
     apr_hash_set(eng->active, &j->claim.task_id, sizeof(j->claim.task_id), j);
     ++eng->claimed;
     apr_thread_mutex_unlock(eng->mutex);
+    if (j->claim.attempts > 1 + eng->conf->retries) {
+        /* its lease ran out every time: the worker died on it (a handed-back task does
+         * not count). Give it up rather than take down one child after another. */
+        j->outcome = PK_FETCH_FAIL;
+        j->error = apr_psprintf(j->pool, "the server stopped while working on it, %d times",
+                                j->claim.attempts - 1);
+        to_extraction(eng, j);
+        return;
+    }
     if (j->claim.input_html) {
         j->outcome = PK_FETCH_OK;   /* the client sent the page: nothing to fetch */
         to_extraction(eng, j);
         return;
     }
     if (APR_SUCCESS != pk_fetch_create(j->pool, &eng->conf->fetch, j->claim.url, j,
-                                       &j->fetch)
-        || CURLM_OK != (mc = curl_multi_add_handle(eng->multi, pk_fetch_handle(j->fetch)))) {
-        j->outcome = PK_FETCH_FAIL;
-        j->error = "the URL cannot be fetched";
-        to_extraction(eng, j);
+                                       &j->fetch)) {
+        cannot_fetch(eng, j);
         return;
     }
-    j->in_multi = 1;
+    name = pk_url_host(j->pool, j->claim.url);
+    h = host_get(eng, name ? name : "");
+    ++h->jobs;
+    j->host = h;
+    j->state = JOB_WAITING;
+    if (h->tail) {
+        h->tail->next_waiting = j;
+    }
+    else {
+        h->head = j;
+    }
+    h->tail = j;
     apr_thread_mutex_lock(eng->mutex);
-    ++eng->fetching;
+    ++eng->waiting;
     apr_thread_mutex_unlock(eng->mutex);
+    host_run(eng, h);
 }
 
 static int claim(engine *eng, apr_pool_t *p, int want)
@@ -335,6 +450,7 @@ static void transfers_done(engine *eng)
 {
     CURLMsg *msg;
     pk_fetch *f;
+    host_slot *h;
     int left = 0;
     job *j;
 
@@ -344,18 +460,22 @@ static void transfers_done(engine *eng)
         }
         j = pk_fetch_baton(f);
         curl_multi_remove_handle(eng->multi, msg->easy_handle);
-        j->in_multi = 0;
         j->outcome = pk_fetch_finish(f, msg->data.result, &j->error);
         apr_thread_mutex_lock(eng->mutex);
         --eng->fetching;
         count_outcome(eng, pk_fetch_outcome_name(f));
         apr_thread_mutex_unlock(eng->mutex);
-        to_extraction(eng, j);
+        h = j->host;
+        --h->running;
+        --h->jobs;
+        j->host = NULL;
+        to_extraction(eng, j);      /* (j may be gone after this) */
+        host_run(eng, h);
     }
 }
 
-/* Hand back every task still being fetched: another worker takes it at once. Jobs
- * already with the extraction pool finish there. */
+/* Hand back every task still being fetched or waiting for its host: another worker takes
+ * it at once. Jobs already with the extraction pool finish there. */
 static void release_fetching(engine *eng, apr_pool_t *p)
 {
     apr_array_header_t *gone = apr_array_make(p, 16, sizeof(job *));
@@ -367,23 +487,31 @@ static void release_fetching(engine *eng, apr_pool_t *p)
     apr_thread_mutex_lock(eng->mutex);
     for (hi = apr_hash_first(p, eng->active); hi; hi = apr_hash_next(hi)) {
         j = apr_hash_this_val(hi);
-        if (j->in_multi) {
+        if (j->state != JOB_EXTRACTING) {
             APR_ARRAY_PUSH(gone, job *) = j;
         }
     }
     for (i = 0; i < gone->nelts; ++i) {
         j = APR_ARRAY_IDX(gone, i, job *);
         apr_hash_set(eng->active, &j->claim.task_id, sizeof(j->claim.task_id), NULL);
-        --eng->fetching;
+        if (j->state == JOB_FETCHING) {
+            --eng->fetching;
+        }
+        else {
+            --eng->waiting;
+        }
     }
     apr_thread_mutex_unlock(eng->mutex);
+    apr_hash_clear(eng->hosts);     /* the jobs go: so do their hosts' queues */
     if (gone->nelts == 0) {
         return;
     }
     db = pk_dbd_open(p, eng->s);
     for (i = 0; i < gone->nelts; ++i) {
         j = APR_ARRAY_IDX(gone, i, job *);
-        curl_multi_remove_handle(eng->multi, pk_fetch_handle(j->fetch));
+        if (j->state == JOB_FETCHING) {
+            curl_multi_remove_handle(eng->multi, pk_fetch_handle(j->fetch));
+        }
         if (db) {
             pk_task_release(db, p, j->claim.task_id, eng->owner);
         }
@@ -411,10 +539,10 @@ static void *APR_THREAD_FUNC fetch_loop(apr_thread_t *thread, void *baton)
         }
         apr_thread_mutex_lock(eng->mutex);
         want = eng->conf->max_inflight - (int)apr_hash_count(eng->active);
-        apr_thread_mutex_unlock(eng->mutex);
-        if (want > CLAIM_BATCH) {
-            want = CLAIM_BATCH;
+        if (want > CLAIM_BATCH - eng->waiting) {
+            want = CLAIM_BATCH - eng->waiting;  /* the busy hosts' pages: others take them */
         }
+        apr_thread_mutex_unlock(eng->mutex);
         if (want > 0 && now >= next_claim) {
             n = claim(eng, ip, want);
             next_claim = (n == want) ? now : now + eng->conf->poll;
@@ -447,9 +575,11 @@ static apr_status_t engine_stop(void *data)
     engine *eng = data;
     apr_status_t trv;
     apr_hash_index_t *hi;
+    apr_array_header_t *left;
     apr_pool_t *p = NULL;
     pk_db *db;
     job *j;
+    int i;
 
     apr_atomic_set32(&eng->stopping, 1);
     if (eng->multi) {
@@ -464,19 +594,22 @@ static apr_status_t engine_stop(void *data)
         apr_thread_pool_destroy(eng->extractors);
         eng->extractors = NULL;
     }
+    /* what is left never reached an extraction thread: hand it back. The set is emptied
+     * before the jobs' pools go, since its keys live in them. */
     apr_pool_create(&p, eng->pool);
-    db = apr_hash_count(eng->active) ? pk_dbd_open(p, eng->s) : NULL;
+    left = apr_array_make(p, 16, sizeof(job *));
     for (hi = apr_hash_first(p, eng->active); hi; hi = apr_hash_next(hi)) {
-        j = apr_hash_this_val(hi);
+        APR_ARRAY_PUSH(left, job *) = apr_hash_this_val(hi);
+    }
+    apr_hash_clear(eng->active);
+    db = left->nelts ? pk_dbd_open(p, eng->s) : NULL;
+    for (i = 0; i < left->nelts; ++i) {
+        j = APR_ARRAY_IDX(left, i, job *);
         if (db) {
             pk_task_release(db, p, j->claim.task_id, eng->owner);
         }
-        if (j->fetch) {
-            curl_multi_remove_handle(eng->multi, pk_fetch_handle(j->fetch));
-        }
         apr_pool_destroy(j->pool);
     }
-    apr_hash_clear(eng->active);
     if (db) {
         pk_dbd_close(eng->s, db);
     }
@@ -511,6 +644,7 @@ apr_status_t pk_engine_child_init(apr_pool_t *pchild, server_rec *s,
     eng->conf = conf;
     eng->active = apr_hash_make(p);
     eng->outcomes = apr_hash_make(p);
+    eng->hosts = apr_hash_make(p);
     gethostname(host, sizeof(host) - 1);
     apr_snprintf(eng->owner, sizeof(eng->owner), "%s:%ld:%" APR_TIME_T_FMT, host,
                  (long)getpid(), apr_time_now());
@@ -520,7 +654,8 @@ apr_status_t pk_engine_child_init(apr_pool_t *pchild, server_rec *s,
         goto leave;
     }
     curl_multi_setopt(eng->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)conf->max_inflight);
-    curl_multi_setopt(eng->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+    /* the engine keeps to conf->per_host itself; this also holds for redirects */
+    curl_multi_setopt(eng->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conf->per_host);
     if (APR_SUCCESS != (rv = apr_thread_mutex_create(&eng->mutex, APR_THREAD_MUTEX_DEFAULT, p))
         || APR_SUCCESS != (rv = apr_thread_cond_create(&eng->done_cond, p))
         || APR_SUCCESS != (rv = apr_thread_pool_create(&eng->extractors, 1, threads, p))) {
@@ -598,6 +733,7 @@ void pk_engine_stats_get(apr_pool_t *p, pk_engine_stats *st)
     apr_thread_mutex_lock(eng->mutex);
     st->running = 1;
     st->fetching = eng->fetching;
+    st->waiting = eng->waiting;
     st->extracting = eng->extracting;
     st->claimed = eng->claimed;
     st->done = eng->done;

@@ -11,16 +11,19 @@
 
 #include <httpd.h>
 #include "pk_fetch.h"
+#include "pk_extract.h"
 
 typedef struct pk_engine_conf {
     int enabled;                    /* PokettoEngine */
     int max_inflight;               /* PokettoFetchConcurrency: tasks held per child */
+    int per_host;                   /* PokettoFetchPerHost: transfers per host at once */
     int extract_threads;            /* PokettoExtractThreads */
     int retries;                    /* PokettoTaskRetries: attempts after the first */
     apr_interval_time_t retry_delay;/* PokettoTaskRetryDelay: first backoff, then doubled */
     apr_interval_time_t lease;      /* PokettoTaskLease */
     apr_interval_time_t poll;       /* PokettoQueuePoll: look for others' tasks this often */
     pk_fetch_opts fetch;            /* limits of each transfer, the SSRF policy */
+    pk_extract_opts extract;        /* PokettoVideoHosts */
 } pk_engine_conf;
 
 /** Start this child's engine (child_init): the fetch thread and the extraction pool,
@@ -43,6 +46,7 @@ void pk_engine_wait(apr_time_t until);
 typedef struct pk_engine_stats {
     int running;                    /* the engine runs in this child */
     int fetching;                   /* transfers in flight */
+    int waiting;                    /* pages waiting for a connection to their host */
     int extracting;                 /* pages queued for or in extraction */
     apr_uint64_t claimed, done, failed, retried, lost;
     apr_hash_t *outcomes;           /* outcome name -> apr_uint64_t* */

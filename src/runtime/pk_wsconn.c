@@ -172,39 +172,33 @@ static void queue_error(pk_wsconn *ws, const char *detail)
     queue_json(ws, json_pack("{s:s, s:s}", "type", "error", "detail", detail));
 }
 
-/* Write one piece of the queue; with all set, everything (waiting at most
- * WRITE_TIMEOUT for each piece). */
-static void write_out(pk_wsconn *ws, int all)
+/* Write one piece of the queue (the socket said it can take bytes). */
+static void write_out(pk_wsconn *ws)
 {
     conn_rec *c = ws->c;
-    apr_bucket *b = NULL;
+    apr_bucket *b = NULL, *e;
     apr_status_t rv = APR_SUCCESS;
     apr_size_t n;
 
-    while (!ws->dropped && ws->out_len) {
-        n = ws->out_len < WRITE_PIECE ? ws->out_len : WRITE_PIECE;
-        if (APR_SUCCESS != (rv = apr_brigade_partition(ws->out, (apr_off_t)n, &b))) {
-            break;
-        }
-        /* the bytes before b go down, with a flush */
-        while (APR_BRIGADE_FIRST(ws->out) != b) {
-            apr_bucket *e = APR_BRIGADE_FIRST(ws->out);
-            APR_BUCKET_REMOVE(e);
-            APR_BRIGADE_INSERT_TAIL(ws->piece, e);
-        }
-        APR_BRIGADE_INSERT_TAIL(ws->piece, apr_bucket_flush_create(c->bucket_alloc));
-        rv = ap_pass_brigade(c->output_filters, ws->piece);
-        apr_brigade_cleanup(ws->piece);
-        ws->out_len -= n;
-        if (rv != APR_SUCCESS || c->aborted) {
-            break;
-        }
-        ap_log_cerror(APLOG_MARK, APLOG_TRACE2, 0, c, "WebSocket: %" APR_SIZE_T_FMT
-                      " bytes written, %" APR_SIZE_T_FMT " queued", n, ws->out_len);
-        if (!all) {
-            break;
-        }
+    if (ws->dropped || !ws->out_len) {
+        goto leave;
     }
+    n = ws->out_len < WRITE_PIECE ? ws->out_len : WRITE_PIECE;
+    if (APR_SUCCESS != (rv = apr_brigade_partition(ws->out, (apr_off_t)n, &b))) {
+        goto leave;
+    }
+    /* the bytes before b go down, with a flush */
+    while ((e = APR_BRIGADE_FIRST(ws->out)) != b) {
+        APR_BUCKET_REMOVE(e);
+        APR_BRIGADE_INSERT_TAIL(ws->piece, e);
+    }
+    APR_BRIGADE_INSERT_TAIL(ws->piece, apr_bucket_flush_create(c->bucket_alloc));
+    rv = ap_pass_brigade(c->output_filters, ws->piece);
+    apr_brigade_cleanup(ws->piece);
+    ws->out_len -= n;
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE2, rv, c, "WebSocket: %" APR_SIZE_T_FMT
+                  " bytes written, %" APR_SIZE_T_FMT " queued", n, ws->out_len);
+leave:
     if (rv != APR_SUCCESS || c->aborted) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, c, APLOGNO(10853)
                       "WebSocket of user %" APR_INT64_T_FMT ": writing to the client failed",
@@ -599,7 +593,7 @@ int pk_wsconn_step(pk_wsconn *ws, int readable, int writable)
     apr_time_t now;
 
     if (writable) {
-        write_out(ws, 0);
+        write_out(ws);
     }
     if (readable) {
         read_in(ws);

@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <sqlite3.h>
+#include <pthread.h>
 
 #include "pk_log.h"
 #include "pk_db.h"
@@ -129,13 +130,15 @@ apr_status_t pk_db_open(apr_pool_t *p, const char *driver_name, const char *para
         goto leave;
     }
     apr_pool_cleanup_register(p, db, db_close, apr_pool_cleanup_null);
+    /* the busy handler first: even a PRAGMA reads the schema, and while other processes
+     * write (a graceful restart under load) SQLite answers "busy" without one */
+    pk_db_tune(db, p, PK_DB_BUSY_TIMEOUT_MS);
     for (i = 0; init_sql && init_sql[i]; ++i) {
         if (APR_SUCCESS != (rv = pk_db_setting(db, p, init_sql[i]))) {
             *why = apr_psprintf(p, "init SQL '%s' failed", init_sql[i]);
             goto leave;
         }
     }
-    pk_db_tune(db, p, PK_DB_BUSY_TIMEOUT_MS);
     /* WAL lets readers go on while one process writes; the mode is stored in the file,
      * so setting it once here covers every connection mod_dbd opens later. SQLite does
      * not always wait for the lock this needs, and the legacy sqlite3_prepare apr_dbd
@@ -232,6 +235,33 @@ void pk_db_event_written(pk_db *db, apr_pool_t *p, const struct pk_event *ev)
     APR_ARRAY_PUSH(db->written, const struct pk_event *) = ev;
 }
 
+/* SQLite has one writer at a time. Threads of one process that all BEGIN IMMEDIATE find
+ * the lock taken and sleep in the busy handler, waking to find it taken again: at 32
+ * connections most of a save was that waiting. Within a process they queue on this
+ * mutex instead, held from BEGIN to COMMIT/ROLLBACK (handed over at once); only
+ * other processes' writers are waited for in the busy handler. A plain static mutex:
+ * it must exist before any pool does (migrations in post_config use it too) and is
+ * never held across fork (httpd forks from its single-threaded parent). */
+static pthread_mutex_t sqlite_writer = PTHREAD_MUTEX_INITIALIZER;
+/* Transactions this thread has open on SQLite connections: a thread that opens a second
+ * one (on another connection) meets SQLite's lock, as another process would, instead
+ * of waiting for itself. */
+static __thread int writer_depth;
+
+static void writer_enter(pk_db *db)
+{
+    if (db->dialect == PK_DIALECT_SQLITE && writer_depth++ == 0) {
+        pthread_mutex_lock(&sqlite_writer);
+    }
+}
+
+static void writer_leave(pk_db *db)
+{
+    if (db->dialect == PK_DIALECT_SQLITE && --writer_depth == 0) {
+        pthread_mutex_unlock(&sqlite_writer);
+    }
+}
+
 apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p)
 {
     int err;
@@ -239,8 +269,10 @@ apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p)
     db->txn = NULL;
     db->txn_failed = 0;
     db->written = NULL;
+    writer_enter(db);
     err = apr_dbd_transaction_start(db->driver, p, db->handle, &db->txn);
     if (err) {
+        writer_leave(db);
         pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, p, "begin transaction: %s",
                apr_dbd_error(db->driver, db->handle, err));
         if (db->txn) {
@@ -279,6 +311,7 @@ apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok)
     }
     db->txn = NULL;
     db->txn_failed = 0;
+    writer_leave(db);
     if (rv == APR_SUCCESS) {
         publish(db->written, p);    /* committed: now others may read them */
     }
@@ -435,20 +468,27 @@ apr_status_t pk_db_setting(pk_db *db, apr_pool_t *p, const char *sql)
 extern apr_status_t apr_dbd_mutex_lock(void);
 extern apr_status_t apr_dbd_mutex_unlock(void);
 
-#define BUSY_MAX_SLEEP_MS 20
+/* Sleeps between tries: 0.1 ms doubling up to 4 ms, for at most the timeout in all.
+ * Short first sleeps matter: another process's write transaction lasts well under a
+ * millisecond, and a writer that sleeps 8 or 16 ms after it is gone wastes the lock. */
+#define BUSY_FIRST_SLEEP_US 100
+#define BUSY_MAX_SLEEP_US 4000
 
 static int busy_wait(void *baton, int count)
 {
-    int limit_ms = (int)(apr_uintptr_t)baton;
-    int ms = count < 5 ? (1 << count) : BUSY_MAX_SLEEP_MS;
-    /* slept so far: 1+2+4+8+16 ms for the first five calls, then 20 ms a call */
-    int slept = count < 5 ? (1 << count) - 1 : 31 + (count - 5) * BUSY_MAX_SLEEP_MS;
+    apr_interval_time_t limit = apr_time_from_msec((int)(apr_uintptr_t)baton);
+    /* 0.1, 0.2, 0.4, 0.8, 1.6, 3.2 ms, then 4 ms a try; slept: what the tries before
+     * this one slept */
+    apr_interval_time_t us = count < 6 ? BUSY_FIRST_SLEEP_US << count : BUSY_MAX_SLEEP_US;
+    apr_interval_time_t slept = count < 6 ? BUSY_FIRST_SLEEP_US * ((1 << count) - 1)
+                                          : 6300 + (apr_interval_time_t)(count - 6)
+                                                   * BUSY_MAX_SLEEP_US;
 
-    if (slept >= limit_ms) {
+    if (slept >= limit) {
         return 0;                   /* give up: SQLITE_BUSY to the caller */
     }
     apr_dbd_mutex_unlock();         /* let the lock's holder commit meanwhile */
-    apr_sleep(apr_time_from_msec(ms));
+    apr_sleep(us);
     apr_dbd_mutex_lock();
     return 1;
 }

@@ -5,6 +5,7 @@
 
 #include "pk_json.h"
 #include "pk_time.h"
+#include "pk_extract.h"
 #include "pk_items.h"
 #include "pk_tags.h"
 #include "pk_tasks.h"
@@ -175,7 +176,8 @@ json_t *pk_item_json(apr_pool_t *p, const pk_item *it)
                      "lang", json_or_null(it->lang),
                      "lead_image", json_or_null(it->lead_image),
                      "word_count", it->word_count,
-                     "reading_minutes", it->word_count ? (it->word_count + 229) / 230 : 0,
+                     "reading_minutes",
+                     pk_extract_reading_minutes((apr_size_t)it->word_count),
                      "fetched", json_time(p, it->fetched_ms));
 }
 

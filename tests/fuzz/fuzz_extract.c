@@ -7,7 +7,7 @@
  *
  * Built and run by `make fuzz` (tests/fuzz/fuzz_*.c). A seed corpus from the
  * development pages makes it reach deeper at once:
- *   mkdir -p build/fuzz/corpus-fuzz_extract && for f in ../shared/data/extraction/dev/*.html;
+ *   mkdir -p build/fuzz/corpus-fuzz_extract && for f in ../shared/data/extraction/dev/?*.html;
  *   do head -c 65536 "$f" > build/fuzz/corpus-fuzz_extract/$(basename "$f"); done
  */
 #include <stdint.h>

@@ -12,7 +12,9 @@
  *   3. pk_utf8 on the stream as text, fed in the same pieces, agrees after every piece
  *      with a reference validator (code point intervals, not an automaton);
  *   4. a server frame built from the stream reads back (after masking) as the same
- *      binary message, and a text frame is built exactly when the stream is UTF-8.
+ *      binary message, and a text frame is built exactly when the stream is UTF-8;
+ *      a close frame built from its first two bytes (code) and the rest (reason) is
+ *      refused exactly when it may not be sent, and otherwise reads back as sent.
  * A broken invariant calls abort(), which libFuzzer reports as a crash.
  *
  * Built and run by `make fuzz` (tests/fuzz/fuzz_*.c). Seeds make it reach deeper at
@@ -30,6 +32,7 @@
 
 #include <apr_general.h>
 #include <apr_pools.h>
+#include <apr_strings.h>
 
 #include "pk_utf8.h"
 #include "pk_ws.h"
@@ -394,6 +397,51 @@ static void build_check(const unsigned char *s, size_t n, apr_size_t max)
     apr_pool_destroy(p);
 }
 
+/* A close frame built from code (2 bytes) and a reason (the rest, to its first NUL):
+ * refused exactly when the code or reason may not be sent, else read back as sent. */
+static void close_check(const unsigned char *s, size_t n)
+{
+    apr_pool_t *p;
+    const char *f, *reason;
+    apr_size_t fl, rl, i;
+    unsigned char cf[PK_WS_MAX_HEADER + 4 + PK_WS_MAX_CONTROL];
+    int code;
+    tbuf_t got = { 0 }, want = { 0 };
+    apr_status_t rv;
+
+    if (n < 2)
+        return;
+    apr_pool_create(&p, root);
+    code = (s[0] << 8) | s[1];
+    reason = apr_pstrndup(p, (const char *)s + 2, n - 2);
+    rl = strlen(reason);
+    rv = pk_ws_close_frame(p, code, reason, &f, &fl);
+    REQUIRE((rv == APR_SUCCESS)
+            == ((code == 0 && rl == 0)
+                || (pk_ws_close_code_valid(code) && rl <= 123
+                    && ref_utf8((const unsigned char *)reason, rl) == 1)));
+    if (rv == APR_SUCCESS && code == 0) {
+        REQUIRE(fl == 2 && f[0] == (char)0x88 && f[1] == 0);
+        ws_read((const unsigned char *)"\x88\x80\0\0\0\0", 6, 0, NULL, 0, &got);
+        tevent(&want, EV_MESSAGE, PK_WS_OP_CLOSE, PK_WS_CLOSE_NO_STATUS, 6, "", 0);
+        REQUIRE(teq(&got, &want));
+    }
+    else if (rv == APR_SUCCESS) {
+        REQUIRE(fl == 4 + rl && f[0] == (char)0x88 && f[1] == (char)(2 + rl));
+        cf[0] = 0x88;
+        cf[1] = (unsigned char)(0x80 | (2 + rl));
+        memset(cf + 2, 0xa5, 4);
+        for (i = 0; i < 2 + rl; ++i)
+            cf[6 + i] = (unsigned char)f[2 + i] ^ 0xa5;
+        ws_read(cf, 6 + 2 + rl, 0, NULL, 0, &got);
+        tevent(&want, EV_MESSAGE, PK_WS_OP_CLOSE, code, 6 + 2 + rl, reason, rl);
+        REQUIRE(teq(&got, &want));
+    }
+    free(got.d);
+    free(want.d);
+    apr_pool_destroy(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const apr_size_t maxes[8] = { 0, 1, 2, 7, 125, 126, 300, 65536 };
@@ -423,5 +471,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     utf8_check(s, n, pieces, npieces);
     build_check(s, n, max);
+    close_check(s, n);
     return 0;
 }

@@ -234,6 +234,27 @@ section 'client-supplied html: nothing is fetched' => sub {
     is(origin_hits($origin, qr/\Q$u\E-client/), 0, 'client html: the slow origin was never asked');
 };
 
+section 'PokettoVideoHosts: embedded players of the listed hosts only' => sub {
+    my $para = join '', map { "<p>Video paragraph $_: a talk about lighthouses, with the "
+                              . "recording embedded below for readers who prefer it.</p>" } 1 .. 6;
+    my $html = "<!doctype html><html><head><title>Embedded Players</title></head><body><article>"
+             . $para
+             . '<iframe src="https://www.youtube.com/embed/abc123"></iframe>'
+             . '<iframe src="https://player.videos.example.org/v/42"></iframe>'
+             . '<iframe src="https://tracker.example.net/frame"></iframe>'
+             . '<iframe src="http://videos.example.org/v/plain-http"></iframe>'
+             . "</article></body></html>";
+    my ($res, $tid, $iid) = save("$local/article.html?$u-video", html => $html);
+    status_is(wait_task($tid), 303, 'video hosts: done');
+    my $it = get_item('alice', $iid) // {};
+    my $h = $it->{html} // '';
+    like($h, qr{<iframe[^>]+src="https://www\.youtube\.com/embed/abc123"}, 'video hosts: "default" keeps YouTube');
+    like($h, qr{<iframe[^>]+src="https://player\.videos\.example\.org/v/42"},
+         'video hosts: a listed host keeps its subdomains');
+    unlike($h, qr{tracker\.example\.net}, 'video hosts: an unlisted host is dropped');
+    unlike($h, qr{plain-http}, 'video hosts: an http:// player is dropped');
+};
+
 section 'refetch' => sub {
     # a page that is missing first: failed, then it appears and a refetch makes it ready
     my $name = "later-$u.html";
@@ -271,6 +292,59 @@ section 'refetch' => sub {
                "bob refetches alice's item");
     problem_ok(req(POST => '/api/items/999999999/refetch', auth => 'alice'), 404,
                'refetch an unknown item');
+};
+
+# PokettoFetchPerHost (6, the default) transfers per child to one host; the other pages of
+# that host wait in the engine, and their PokettoFetchTimeout (3 s here) starts only when
+# their transfer does. 18 pages of 1.2 s on one host: a child that holds them all runs
+# them in 3 waves (3.6 s), so a time-out that ran while they waited would fail the last.
+section 'one host: PokettoFetchPerHost at a time, waiting does not time out' => sub {
+    my $N = 18;
+    my (@tids, %page_of);
+    for my $k (1 .. $N) {
+        my ($res, $tid) = save("$origin->{url}/slow?ms=1200&id=$u-host$k");
+        push @tids, $tid;
+        $page_of{$tid} = "$u-host$k";
+    }
+    is(scalar(grep { $_ } @tids), $N, "per host: $N saves answered 202");
+    # who runs each task: its owner while it runs (read until all are done)
+    my (%owner, %done);
+    my $deadline = time + 40;
+    while (keys %done < $N && time < $deadline) {
+        my $rows = task_rows(@tids);
+        for my $id (keys %$rows) {
+            my $r = $rows->{$id};
+            $owner{$id} //= $r->{owner} if $r->{state} eq 'running' && $r->{owner} ne '';
+            $done{$id} = $r if $r->{state} eq 'done' || $r->{state} eq 'failed';
+        }
+        sleep 0.1;
+    }
+    is(scalar(grep { $done{$_} && $done{$_}{state} eq 'done' } @tids), $N,
+       "per host: all $N pages done");
+    is(scalar(grep { $done{$_} && $done{$_}{attempts} == 1 } @tids), $N,
+       'per host: each in one attempt (no time-out while waiting for the host)');
+    # requests to the origin, by owner: a page asked at t is answered at t + 1.2 s, so a
+    # child keeping to 6 at a time starts at most 6 in any 1 s window
+    my %at;
+    for (origin_log_lines($origin)) {
+        $at{$2} //= $1 if /^req (\S+) \d+ .*id=(\Q$u\E-host\d+)$/;
+    }
+    my %by_owner;
+    for my $id (@tids) {
+        my $t = $at{ $page_of{$id} } // next;
+        push @{ $by_owner{ $owner{$id} // '?' } }, $t;
+    }
+    my ($worst, $held) = (0, 0);
+    for my $o (keys %by_owner) {
+        my @t = sort { $a <=> $b } @{ $by_owner{$o} };
+        $held = @t if @t > $held;
+        for my $i (0 .. $#t) {
+            my $n = grep { $_ >= $t[$i] && $_ < $t[$i] + 1.0 } @t;
+            $worst = $n if $n > $worst;
+        }
+    }
+    is(scalar(keys %at), $N, 'per host: the origin was asked for every page');
+    cmp_ok($worst, '<=', 6, "per host: at most 6 started within 1 s by one child (busiest child held $held)");
 };
 
 done_testing;

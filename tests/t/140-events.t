@@ -166,6 +166,20 @@ section 'resume: Last-Event-ID and ?after= give exactly the missed events' => su
     is_deeply(\@p, [ map { $_ / 100 } 1 .. 20 ], 'each with the item as it was then');
     sse_close($h);
 
+    # a long poll gives them a queue's worth (PokettoEventQueue 8) at a time
+    my (@sizes, @polled);
+    my $at = $seen;
+    for (1 .. 4) {
+        my $d = json_of(req(GET => "/api/events?after=$at&wait=0", auth => 'alice')) // {};
+        my @ids = map { $_->{event} } @{ $d->{events} // [] };
+        last unless @ids;
+        push @sizes, scalar @ids;
+        push @polled, @ids;
+        $at = $d->{last};
+    }
+    is_deeply(\@sizes, [ 8, 8, 4 ], 'long polls: pages of 8, 8 and 4');
+    is_deeply(\@polled, $want, 'long polls: the same twenty, in order');
+
     $h = sse_open(query => "after=$seen");
     ($got) = settle_stream($h, $ALICE, $seen);
     is_deeply($got, $want, '?after=: the same');

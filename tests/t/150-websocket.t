@@ -480,4 +480,11 @@ section 'graceful restart: 1001, then a resume loses nothing' => sub {
     ws_stop($h);
 };
 
+section 'holding mode' => sub {
+    my $mode = $ENV{POKETTO_WS_MODE} // 'auto';
+    my $want = $mode eq 'thread' ? 'thread' : $mode eq 'parked' ? ($MPM eq 'event' ? 'parked' : 'thread')
+             : ($MPM eq 'event' ? 'parked' : 'thread');
+    is(ws_parked() ? 'parked' : 'thread', $want, "PokettoWsMode $mode under $MPM: $want mode");
+};
+
 done_testing();

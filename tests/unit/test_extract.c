@@ -393,7 +393,7 @@ static void test_pathological(apr_pool_t *p)
     pk_article *a;
     apr_status_t rv;
 
-    /* 50 MB of nested <div> (libxml2 stops at depth 256; the input is cut at 16 MiB) */
+    /* 50 MB of nested <div> (flattened past depth 240; the input is cut at 16 MiB) */
     n = 50 * 1000 * 1000 / 5;
     buf = malloc(n * 5 + 64);
     if (buf) {
@@ -411,6 +411,30 @@ static void test_pathological(apr_pool_t *p)
         rv = pk_extract(p, buf, len, URL, NULL, &a);
         PK_TEST_OK(rv == APR_SUCCESS || rv == APR_ENOENT, "50 MB of nested <div>: no error");
         PK_TEST_OK(seconds_since(t0) < 10, "50 MB of nested <div>: bounded time");
+        free(buf);
+    }
+
+    /* 1000 nested <div>s, then the article's text: deeper than libxml2's limit (256),
+     * where it used to stop the parse and lose the text */
+    buf = malloc(1000 * 11 + 4096);
+    if (buf) {
+        len = (apr_size_t)sprintf(buf, "<html><head><title>Deep Page</title></head><body>");
+        for (i = 0; i < 1000; ++i)
+            len += (apr_size_t)sprintf(buf + len, "<div>");
+        len += (apr_size_t)sprintf(buf + len, "<p>Deep words at the bottom of the nesting, "
+                                              "which a reader should still see in full.</p>");
+        for (i = 0; i < 1000; ++i)
+            len += (apr_size_t)sprintf(buf + len, "</div>");
+        len += (apr_size_t)sprintf(buf + len, "<p>After the nesting: the closing paragraph "
+                                              "of the page, also kept.</p></body></html>");
+        a = NULL;
+        rv = pk_extract(p, buf, len, URL, NULL, &a);
+        PK_TEST_OK(rv == APR_SUCCESS && a, "1000 nested <div>: extracted");
+        PK_TEST_OK(a && strstr(a->text, "Deep words at the bottom of the nesting") != NULL,
+                   "1000 nested <div>: the text below depth 256 is kept");
+        PK_TEST_OK(a && strstr(a->text, "After the nesting: the closing paragraph") != NULL,
+                   "1000 nested <div>: the text after the nesting is kept");
+        PK_TEST_STR(a ? a->title : NULL, "Deep Page", "1000 nested <div>: title");
         free(buf);
     }
 

@@ -37,6 +37,9 @@ static const accept_case_t accepted[] = {
     { "http://example.com", "http://example.com/" },
     { "https://example.com:443", "https://example.com/" },
     { "http://example.com?q=1", "http://example.com/?q=1" },
+    /* a host whose escapes decode to a number is an IPv4 address (found by fuzz_url) */
+    { "http://3333%33", "http://0.0.130.53/" },
+    { "http://0x7f%2E1/", "http://127.0.0.1/" },
     /* case: scheme and host lowered, path and query kept */
     { "HTTP://Example.COM/Path?Q=A", "http://example.com/Path?Q=A" },
     { "HtTpS://WWW.EXAMPLE.ORG/", "https://www.example.org/" },
