@@ -180,11 +180,13 @@ server_stats() {
     done
     echo "$rss $thr $procs"
 }
-# child_fds: prints the descriptor count of every httpd child ("a/b/c/d")
+# child_fds: prints the descriptor and memory-mapping counts of every httpd child
+# ("fds:maps/fds:maps/…")
 child_fds() {
     local p out=""
     for p in $(pgrep -P "$HTTPD_PID" 2>/dev/null); do
         out="$out/$(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
+        out="$out:$(wc -l < "/proc/$p/maps" 2>/dev/null || echo 0)"
     done
     echo "${out#/}"
 }
@@ -207,6 +209,7 @@ stop_clients() {
 run_one() {
     local mode=$1 n=$2 name="$1-$2" kind=ws procs per i k urls="" a left cfg t0 waited
     local before after idle_thr connect_cut=0 rdy outs="" readys="" fds errs crash
+    local ti0 ti1 tc0 tc1 tp0 tp1 tw0 tw1 ts0 ts1
     make_conf "$name" "$mode" "$n"
     start_httpd "$name"
     TOKEN=$(admin_token sqlite3 "$TMP/db/$name.db")
@@ -255,23 +258,31 @@ run_one() {
         sleep 0.5
     done
     say "$name: connected after $(( $(date +%s) - t0 )) s; idle $IDLE_S s"
+    ti0=$(group_ticks "$HTTPD_PID")
     sleep "$IDLE_S"
+    ti1=$(group_ticks "$HTTPD_PID")
     read -r after a_thr _ < <(server_stats)
     idle_thr=$a_thr
     fds=$(child_fds)
 
     say "$name: $EVENTS saves, $GAP_MS ms apart"
+    # shellcheck disable=SC2086   # CLIENT_PIDS is a list of pids
+    tc0=$(group_ticks $CLIENT_PIDS)
+    tp0=$(group_ticks "$HTTPD_PID")
+    tw0=$(date +%s%N)
     cfg="{\"base\":\"$BASE\",\"token\":\"$TOKEN\",\"count\":$EVENTS,\"gap_ms\":$GAP_MS,\"out\":\"$TMP/clients/$name.posts\"}"
     timeout $(( EVENTS * GAP_MS / 1000 + 60 )) node "$HELPER" post "$cfg" >>"$TMP/logs/$name-post.log" 2>&1 \
         || say "$name: the post client failed (see its log)"
-    waited=0
-    while [ "$waited" -lt $((DELIVER_CAP * 2)) ]; do
-        left=0
-        for k in $CLIENT_PIDS; do alive "$k" && left=$((left + 1)); done
-        [ "$left" -gt 0 ] || break
-        sleep 0.5
+    waited=0        # every client writes its output once it has every message
+    while [ "$waited" -lt $((DELIVER_CAP * 10)) ]; do
+        [ "$(find "$TMP/clients" -name "$name-*.out" | wc -l)" -lt "$procs" ] || break
+        sleep 0.1
         waited=$((waited + 1))
     done
+    tp1=$(group_ticks "$HTTPD_PID")
+    # shellcheck disable=SC2086
+    tc1=$(group_ticks $CLIENT_PIDS)
+    tw1=$(date +%s%N)
     for k in $CLIENT_PIDS; do alive "$k" && kill -USR1 "$k" 2>/dev/null; done
     for _ in $(seq 1 40); do
         left=0
@@ -281,7 +292,9 @@ run_one() {
     done
     read -r _ busy_thr _ < <(server_stats)
     stop_clients
+    ts0=$(date +%s%N)
     stop_group "$HTTPD_PID"
+    ts1=$(date +%s%N)
     HTTPD_PID=""
     crash=$(grep -c -e 'exit signal' -e 'AH00052' "$TMP/logs/$name-error.log" 2>/dev/null || true)
     errs=$(server_errors "$name" | wc -l)
@@ -295,12 +308,15 @@ run_one() {
     node "$HELPER" report "$cfg" > "$TMP/clients/$name.report" || die "$name: no report"
     "$PY" - "$TMP/clients/$name.report" "$mode" "$n" "$before" "$b_thr" "$after" "$idle_thr" \
         "$busy_thr" "$POOL" "$connect_cut" "$crash" "$errs" "$fds" "$CONFLINE" "$procs" \
-        "$(loadavg)" >> "$RESULTS" <<'EOF'
+        "$(loadavg)" "$(( (ti1 - ti0) * 1000 / TICKS ))" "$(( IDLE_S * 1000 ))" \
+        "$(( (tp1 - tp0) * 1000 / TICKS ))" "$(( (tc1 - tc0) * 1000 / TICKS ))" \
+        "$(( (tw1 - tw0) / 1000000 ))" "$(( (ts1 - ts0) / 1000000 ))" >> "$RESULTS" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 keys = ["mode", "n", "rss_before_kb", "threads_before", "rss_idle_kb", "threads_idle",
         "threads_after", "pool", "connect_cut", "crash_lines", "error_lines", "child_fds",
-        "config", "client_procs", "load"]
+        "config", "client_procs", "load", "idle_cpu_ms", "idle_ms", "post_server_cpu_ms",
+        "post_client_cpu_ms", "post_wall_ms", "stop_ms"]
 for k, v in zip(keys, sys.argv[2:]):
     r[k] = int(v) if v.lstrip("-").isdigit() else v
 print(json.dumps(r))
@@ -309,6 +325,7 @@ EOF
 }
 
 # ------------------------------------------------------------ the runs
+TICKS=$(getconf CLK_TCK)
 SKIPPED=""
 for r in $RUNS; do
     if [ $(( $(date +%s) - START_TIME )) -ge "$TIME_CAP" ]; then
@@ -326,9 +343,9 @@ if [ "$FLASK" = 1 ]; then
     ensure_packages "${FLASK_PKGS[@]}" python3-aiohttp
     mkdir -p "$TMP/flask"
     say "Flask peer: bench.py push --push-n 1000 (gunicorn -w1 --threads 8)"
-    (cd "$PEER_DIR" && PEER_RESULTS="$TMP/flask" bg_run -o "$TMP/logs/flask-push.log" timeout 400 \
-        "$PY" bench.py push --push-n 1000 --push-servers "gunicorn -w1 --threads 8") \
-        || say "the Flask peer's push bench failed (see its log)"
+    bg_run -o "$TMP/logs/flask-push.log" timeout 420 env PEER_RESULTS="$TMP/flask" \
+        "$PY" "$PEER_DIR/bench.py" push --push-n 1000 --push-servers "gunicorn -w1 --threads 8" \
+        || say "the Flask peer's push bench failed (see $TMP/logs/flask-push.log)"
     FLASK_TABLE=$(sed -n '/^| server/,/^$/p' "$TMP/flask/tables"*.md 2>/dev/null || true)
 fi
 LOAD_AFTER=$(loadavg)
@@ -350,8 +367,8 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 def f(x):
     return "–" if x is None else str(x)
-print("| mode | N | open | failed | connect s | conn/s | events recv/expected | from 202 p50/p99/max ms | from send p50/p99/max ms | RSS before → idle MB | KB per idle conn | threads before/idle (pool) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| mode | N | open | failed | connect s | conn/s | events recv/expected | from 202 p50/p99/max ms | from send p50/p99/max ms | RSS before → idle MB | KB per idle conn | threads before/idle (pool) | server CPU idle | server / client CPU ms per event |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     per = "–"
     if r["opened"]:
@@ -361,18 +378,20 @@ for r in rows:
           f"| {r['received']}/{r['expected']} ({pct:.1f} %) | {f(r['p50_202'])}/{f(r['p99_202'])}/{f(r['max_202'])} "
           f"| {f(r['p50_send'])}/{f(r['p99_send'])}/{f(r['max_send'])} "
           f"| {r['rss_before_kb']/1024:.0f} → {r['rss_idle_kb']/1024:.0f} | {per} "
-          f"| {r['threads_before']}/{r['threads_idle']} ({r['pool']}) |")
+          f"| {r['threads_before']}/{r['threads_idle']} ({r['pool']}) "
+          f"| {100.0 * r['idle_cpu_ms'] / r['idle_ms']:.0f} % "
+          f"| {r['post_server_cpu_ms'] / max(1, r['posts']):.0f} / {r['post_client_cpu_ms'] / max(1, r['posts']):.0f} |")
 print()
-print("Per run: configuration, descriptors per child when idle, errors, load:")
+print("Per run: configuration, descriptors and memory mappings per child when idle, errors, load:")
 print()
 for r in rows:
     errs = ", ".join(f"{k}: {v}" for k, v in sorted(r["errors"].items(), key=lambda kv: -kv[1])) or "none"
     ev = "; ".join(f"{e['got']} in {e['last_ms']} ms (POST {e['post_ms']} ms)" for e in r["per_event"])
-    print(f"- {r['mode']} {r['n']}: {r['config']}; {r['client_procs']} client processes; child fds {r['child_fds']};"
+    print(f"- {r['mode']} {r['n']}: {r['config']}; {r['client_procs']} client processes; child fds:maps {r['child_fds']};"
           f" client errors: {errs}; closed after open: {r['closed_after_open']}; 503 retries: {r['retries']};"
           f" server crash lines: {r['crash_lines']}, error_log lines: {r['error_lines']}"
           f"{'; connect phase cut at the cap' if r['connect_cut'] else ''}; per event (receipts, last from send): {ev};"
-          f" load {r['load']}")
+          f" load {r['load']}; httpd stop took {r['stop_ms']} ms")
 EOF
     echo
     if [ -n "$FLASK_TABLE" ]; then

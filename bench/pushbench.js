@@ -14,7 +14,7 @@
 //   opens n connections, round-robin over urls, at most conc handshakes in flight; a 503
 //   (the per-child cap of thread mode) is tried again after 1 s, 10 times at most. When
 //   every connection is open or failed it writes `ready` (counts, first/last open time,
-//   errors). It writes `out` and exits once every open connection has seen `expect`
+//   errors). It writes `out` once every open connection has seen `expect`
 //   item.saved messages, or on SIGUSR1 / SIGTERM (push.sh's deadline).
 // post: {base, token, count, gap_ms, out}
 // report: {posts, outs: [...], ready: [...]}  → prints one JSON object
@@ -47,11 +47,16 @@ function client() {
     const openConns = [];
     const err = (what) => { errors[what] = (errors[what] || 0) + 1; };
 
+    // writes `out` once; exits unless every message came (then push.sh reads this
+    // process's CPU time before it signals the exit)
     function finish(why) {
-        if (done) return;
-        done = true;
-        fs.writeFileSync(cfg.out, JSON.stringify({opened, failed, retries, closed_after_open:
-            closedAfterOpen, msgs, saved, why, errors, recv}));
+        if (!done) {
+            done = true;
+            fs.writeFileSync(cfg.out + '.tmp', JSON.stringify({opened, failed, retries,
+                closed_after_open: closedAfterOpen, msgs, saved, why, errors, recv}));
+            fs.renameSync(cfg.out + '.tmp', cfg.out);
+            if (why === 'all') return;
+        }
         for (const c of openConns) { try { c.destroy ? c.destroy() : c.terminate(); } catch (e) {} }
         process.exit(0);
     }
