@@ -11,7 +11,7 @@
 #   POKETTO_WS_MODE     PokettoWsMode of the test server (default auto)
 #   POKETTO_TEST_VERBOSE=1  print every TAP line
 #   POKETTO_TEST_KEEP=1     keep the temporary directory (its path is printed)
-#   POKETTO_TEST_RUN_BUDGET seconds the test files of one run may take (default 240)
+#   POKETTO_TEST_RUN_BUDGET seconds the test files of one run may take (default 420)
 #   POKETTO_TEST_VMEM_KB    address-space cap per process (default 4 GB; 0: none)
 #   POKETTO_SO, POKETTO_ADMIN  module and admin CLI (default build/mod_poketto.so,
 #                              build/poketto-admin)
@@ -275,7 +275,7 @@ run_one() {
     local files=(${POKETTO_TEST_FILES:-t/*.t}) vflag=()
     [ "${POKETTO_TEST_VERBOSE:-0}" = 1 ] && vflag=(--verbose)
     as_user env "${envs[@]}" perl bin/tap-run.pl --log "$dir/tap.log" "${vflag[@]}" \
-            --budget "${POKETTO_TEST_RUN_BUDGET:-240}" \
+            --budget "${POKETTO_TEST_RUN_BUDGET:-420}" \
             "${files[@]}" | tee "$dir/summary.txt" | grep -a -v '^RESULT ' || true
     local res
     res=$(tail -n 1 "$dir/summary.txt")

@@ -268,8 +268,8 @@ int pk_api_events_get(pk_req *pr, const pk_args *args)
                                "parameter 'wait' must be whole seconds from 0 to %d",
                                MAX_WAIT_PARAM);
     }
-    if (wait > pk_conf_poll_max_wait(pr->conf)) {
-        wait = pk_conf_poll_max_wait(pr->conf);
+    if (wait > pk_conf_poll_max_wait(pr->conf) || pr->r->header_only) {
+        wait = pr->r->header_only ? 0 : pk_conf_poll_max_wait(pr->conf);
     }
     return long_poll(pr, after, has_after, wait);
 }

@@ -11,7 +11,7 @@
  * reads for it. The bus record, its mutex and condition live in pchild itself (not a
  * subpool), so they outlive the request pools destroyed with pchild; the threads are
  * stopped by a pre-cleanup of pchild, before any of those. The threads allocate only
- * from a pool of their own, on its own locked allocator (threads_pool), and malloc.
+ * from a pool of their own, on its own locked allocator (pk_threads.h), and malloc.
  *
  * Subscription states (pk_bus.h): LIVE (live = 1, last_seq valid) or SYNC. A read of
  * the table for a SYNC subscription sets syncing, notes seen_seq = 0 and reads after
@@ -40,6 +40,7 @@
 #include "pk_ring.h"
 #include "pk_events.h"
 #include "pk_dbd.h"
+#include "pk_threads.h"
 #include "pk_bus.h"
 
 APLOG_USE_MODULE(poketto);
@@ -643,35 +644,6 @@ static apr_status_t bus_stop(void *data)
     return APR_SUCCESS;
 }
 
-/* The threads' memory: a pool of its own with an allocator of its own, locked. Under
- * prefork, pchild's allocator has no mutex (the MPM has one thread), so a thread that
- * made or freed memory of any pool under pchild would race the request thread. */
-static apr_status_t threads_pool(apr_pool_t **pool)
-{
-    apr_allocator_t *alloc = NULL;
-    apr_thread_mutex_t *mutex = NULL;
-    apr_status_t rv;
-
-    *pool = NULL;
-    if (APR_SUCCESS != (rv = apr_allocator_create(&alloc))) {
-        goto leave;
-    }
-    if (APR_SUCCESS != (rv = apr_pool_create_unmanaged_ex(pool, NULL, alloc))) {
-        apr_allocator_destroy(alloc);
-        goto leave;
-    }
-    apr_allocator_owner_set(alloc, *pool);
-    apr_pool_tag(*pool, "poketto_bus");
-    if (APR_SUCCESS != (rv = apr_thread_mutex_create(&mutex, APR_THREAD_MUTEX_DEFAULT, *pool))) {
-        apr_pool_destroy(*pool);
-        *pool = NULL;
-        goto leave;
-    }
-    apr_allocator_mutex_set(alloc, mutex);
-leave:
-    return rv;
-}
-
 apr_status_t pk_bus_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv = APR_SUCCESS;
@@ -694,7 +666,7 @@ apr_status_t pk_bus_child_init(apr_pool_t *pchild, server_rec *s)
         || APR_SUCCESS != (rv = apr_thread_mutex_create(&b->mutex, APR_THREAD_MUTEX_DEFAULT,
                                                         pchild))
         || APR_SUCCESS != (rv = apr_thread_cond_create(&b->synced, pchild))
-        || APR_SUCCESS != (rv = threads_pool(&b->tpool))) {
+        || APR_SUCCESS != (rv = pk_threads_pool(&b->tpool, "poketto_bus"))) {
         goto leave;
     }
     b->buflen = pk_ring_payload_max(b->ring);
