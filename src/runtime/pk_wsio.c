@@ -157,15 +157,39 @@ static void end_ws(rec *x, apr_time_t now)
     poll_on(x, 1, 0);
 }
 
+/* poll(2) on the socket alone, without waiting: is there room to write? */
+static int writable_now(apr_socket_t *sock)
+{
+    apr_pollfd_t pfd;
+    apr_int32_t n = 0;
+
+    memset(&pfd, 0, sizeof(pfd));
+    pfd.desc_type = APR_POLL_SOCKET;
+    pfd.desc.s = sock;
+    pfd.reqevents = APR_POLLOUT;
+    return apr_poll(&pfd, 1, &n, 0) == APR_SUCCESS && n == 1
+           && (pfd.rtnevents & APR_POLLOUT) && !(pfd.rtnevents & (APR_POLLERR | APR_POLLHUP));
+}
+
 static void step(rec *x, int readable, int writable)
 {
     apr_time_t now;
+    int more;
     char buf[4096];
     apr_size_t len;
     apr_status_t rv;
 
     if (x->state == ACTIVE) {
-        if (pk_wsconn_step(x->ws, readable, writable)) {
+        more = pk_wsconn_step(x->ws, readable, writable);
+        if (more && !writable && !x->want_out && pk_wsconn_wants_write(x->ws)
+            && writable_now(x->sock)) {
+            /* something was queued on a connection that had nothing waiting (an event):
+             * write it now if the socket takes it, as the pollset would say, rather than
+             * after a round through the pollset (four epoll_ctl calls and a pass of this
+             * loop per message) */
+            more = pk_wsconn_step(x->ws, 0, 1);
+        }
+        if (more) {
             poll_on(x, 1, pk_wsconn_wants_write(x->ws));
             return;
         }
@@ -235,7 +259,7 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
 {
     const apr_pollfd_t *fds = NULL;
     apr_int32_t n = 0, i;
-    apr_interval_time_t timeout, t;
+    apr_interval_time_t timeout;
     apr_time_t now, next_sweep = 0, stop_at = 0;
     apr_array_header_t *swap;
     apr_status_t rv;
@@ -253,14 +277,12 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
                 break;
             }
         }
-        timeout = SLICE;
-        for (i = 0; i < io->all->nelts; ++i) {
-            x = APR_ARRAY_IDX(io->all, i, rec *);
-            if (x->state == ACTIVE) {
-                t = pk_wsconn_timeout(x->ws);
-                timeout = t < timeout ? t : timeout;
-            }
-        }
+        /* Timers (pings, time-outs, lingering, the hand-over grace) are acted on by the
+         * sweep only: wake for it, not for a timer that falls due before it (that woke
+         * the thread with nothing to do, again and again until the sweep, and took a pass
+         * over every connection each time). */
+        timeout = next_sweep - apr_time_now();
+        timeout = timeout < 0 ? 0 : timeout > SLICE ? SLICE : timeout;
         rv = apr_pollset_poll(io->pollset, timeout, &n, &fds);
         if (rv != APR_SUCCESS) {
             n = 0;                  /* woken (EINTR), timed out */
