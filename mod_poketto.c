@@ -12,6 +12,8 @@
 #include <http_request.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <apr_thread_mutex.h>
+#include <apr_allocator.h>
 #include <curl/curl.h>
 #include <libxml/parser.h>
 
@@ -814,9 +816,34 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 
 #define DEF_LIST_CACHE 512
 
-/* Before mod_dbd's child_init opens its first connections. */
+/* prefork gives the child's pool (and ptrans, r->pool, mod_dbd's connection pools under
+ * it) an allocator without a mutex: it has one thread. This module runs more (engine,
+ * bus, WebSocket I/O), and mod_dbd makes and frees connection pools under pchild from
+ * whichever thread acquires one: unguarded, that raced the request thread and children
+ * segfaulted now and then. The mutex lives in pconf, which outlasts pchild and its
+ * allocator (the allocator still locks it while pchild is being destroyed). */
+static void guard_child_allocator(apr_pool_t *pchild, server_rec *s)
+{
+    apr_allocator_t *alloc = apr_pool_allocator_get(pchild);
+    apr_thread_mutex_t *mutex = NULL;
+    apr_status_t rv;
+
+    if (alloc && !apr_allocator_mutex_get(alloc)) {
+        rv = apr_thread_mutex_create(&mutex, APR_THREAD_MUTEX_DEFAULT, s->process->pconf);
+        if (rv == APR_SUCCESS) {
+            apr_allocator_mutex_set(alloc, mutex);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10719)
+                         "cannot guard the child's allocator for the module's threads");
+        }
+    }
+}
+
+/* Before mod_dbd's child_init opens its first connections, and before any thread. */
 static void poketto_child_init_db(apr_pool_t *pchild, server_rec *s)
 {
+    guard_child_allocator(pchild, s);
     pk_dbd_child_init(pchild, s);
 }
 
