@@ -23,10 +23,13 @@
 #include "pk_dbd.h"
 #include "pk_router.h"
 #include "pk_engine.h"
+#include "pk_bus.h"
 #include "pk_respcache.h"
 #include "pk_status.h"
 #include "pk_netpolicy.h"
+#include "pk_wsio.h"
 #include <mpm_common.h>
+#include <ap_mpm.h>
 #include <unistd.h>
 
 
@@ -38,6 +41,12 @@
 #define DEF_SESSION_TTL     apr_time_from_sec(30 * 24 * 3600)
 #define DEF_PASSWORD_COST   10
 #define DEF_MAX_WAIT        30
+#define DEF_SSE_HEARTBEAT   15
+#define DEF_POLL_MAX_WAIT   60
+
+#define DEF_RING_SLOTS      1024
+#define DEF_SLOT_SIZE       4096
+#define DEF_EVENT_QUEUE     64
 
 #define DEF_FETCH_CONCURRENCY 200
 #define DEF_FETCH_PER_HOST  6
@@ -53,10 +62,19 @@
                             "; +read-it-later)"
 #define DEF_ACCEPT_LANGUAGE "en;q=0.9, *;q=0.5"
 
+#define DEF_WS_MAX_MESSAGE  (64 * 1024)
+#define DEF_WS_PING         30
+#define DEF_WS_SEND_BUFFER  (256 * 1024)
+#define DEF_WS_TICKET       30
+
 /* ---- configuration record and getters ---- */
 
 /* The engine's settings, built in post_config, read by every child. */
 static pk_engine_conf engine_conf;
+/* The WebSocket settings, resolved in post_config. */
+static pk_ws_conf ws_conf;
+/* The event bus's, likewise. */
+static pk_bus_conf bus_conf;
 
 static apr_status_t slist_free(void *data)
 {
@@ -78,6 +96,8 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     c->session_ttl = -1;
     c->password_cost = -1;
     c->max_wait = -1;
+    c->sse_heartbeat = -1;
+    c->poll_max_wait = -1;
     return c;
 }
 
@@ -98,6 +118,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(session_ttl, -1);
     MERGE(password_cost, -1);
     MERGE(max_wait, -1);
+    MERGE(sse_heartbeat, -1);
+    MERGE(poll_max_wait, -1);
     return n;
 }
 
@@ -118,6 +140,15 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->fetch_max_size = -1;
     c->max_redirects = -1;
     c->list_cache = -1;
+    c->ws_mode = PK_WS_MODE_UNSET;
+    c->ws_max_message = -1;
+    c->ws_ping_s = -1;
+    c->ws_send_buffer = -1;
+    c->ws_max_per_child = -1;
+    c->ws_ticket_s = -1;
+    c->ring_slots = -1;
+    c->slot_size = -1;
+    c->event_queue = -1;
     return c;
 }
 
@@ -216,6 +247,15 @@ leave:
     return rv;
 }
 
+static void bus_conf_build(server_rec *s, pk_bus_conf *bc)
+{
+    const pk_srv_conf *c = srv_conf(s);
+
+    bc->slots = (apr_uint32_t)DEF(c->ring_slots, DEF_RING_SLOTS);
+    bc->slot_size = (apr_uint32_t)DEF(c->slot_size, DEF_SLOT_SIZE);
+    bc->queue = DEF(c->event_queue, DEF_EVENT_QUEUE);
+}
+
 const pk_dir_conf *pk_conf_get(request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &poketto_module);
@@ -278,6 +318,64 @@ int pk_conf_max_wait(const pk_dir_conf *c)
     return c->max_wait < 0 ? DEF_MAX_WAIT : c->max_wait;
 }
 
+const pk_ws_conf *pk_conf_ws(void)
+{
+    return &ws_conf;
+}
+
+/* The WebSocket settings with defaults applied: the mode for this MPM (auto: parked
+ * under the event MPM, the only one that lets a handler suspend a connection), the cap
+ * of thread mode from ThreadsPerChild. */
+static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
+{
+    const pk_srv_conf *c = srv_conf(s);
+    int threads = 1, threaded = 0, async = 0;
+
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
+    if (threads < 1 || threaded == AP_MPMQ_NOT_SUPPORTED) {
+        threads = 1;
+    }
+    memset(wc, 0, sizeof(*wc));
+    ap_mpm_query(AP_MPMQ_IS_ASYNC, &async);
+    wc->mode = PK_WS_MODE_THREAD;
+    if (c->ws_mode == PK_WS_MODE_AUTO || c->ws_mode == PK_WS_MODE_UNSET) {
+        wc->mode = async ? PK_WS_MODE_PARKED : PK_WS_MODE_THREAD;
+    }
+    else if (c->ws_mode == PK_WS_MODE_PARKED) {
+        if (async) {
+            wc->mode = PK_WS_MODE_PARKED;
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10850)
+                         "PokettoWsMode parked needs the event MPM: WebSockets are held "
+                         "in thread mode (each keeps a worker thread)");
+        }
+    }
+    wc->max_message = (apr_size_t)DEF(c->ws_max_message, DEF_WS_MAX_MESSAGE);
+    wc->ping = apr_time_from_sec(DEF(c->ws_ping_s, DEF_WS_PING));
+    wc->send_buffer = (apr_size_t)DEF(c->ws_send_buffer, DEF_WS_SEND_BUFFER);
+    wc->max_per_child = c->ws_max_per_child > 0 ? c->ws_max_per_child
+                                                : (threads > 1 ? threads / 2 : 1);
+    wc->ticket_ttl = apr_time_from_sec(DEF(c->ws_ticket_s, DEF_WS_TICKET));
+    if (threaded == AP_MPMQ_NOT_SUPPORTED) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10851)
+                     "prefork MPM: every open WebSocket (/api/ws) holds a whole server "
+                     "process; prefer the event MPM, or point clients at the event stream "
+                     "(GET /api/events, Server-Sent Events) or its long poll");
+    }
+}
+
+int pk_conf_sse_heartbeat(const pk_dir_conf *c)
+{
+    return c->sse_heartbeat < 0 ? DEF_SSE_HEARTBEAT : c->sse_heartbeat;
+}
+
+int pk_conf_poll_max_wait(const pk_dir_conf *c)
+{
+    return c->poll_max_wait < 0 ? DEF_POLL_MAX_WAIT : c->poll_max_wait;
+}
+
 /* ---- directives ---- */
 
 static const char *set_auth(cmd_parms *cmd, void *dc, const char *arg)
@@ -316,7 +414,7 @@ static const char *set_number(cmd_parms *cmd, void *dc, const char *arg, apr_int
 
 typedef enum {
     N_MAX_BODY, N_MAX_URL, N_MAX_PAGE, N_MAX_TAGS, N_MAX_TAG_LEN, N_SESSION_TTL,
-    N_PASSWORD_COST, N_MAX_WAIT
+    N_PASSWORD_COST, N_MAX_WAIT, N_SSE_HEARTBEAT, N_POLL_MAX_WAIT
 } number_e;
 
 static const char *set_limit(cmd_parms *cmd, void *dc, const char *arg)
@@ -351,6 +449,12 @@ static const char *set_limit(cmd_parms *cmd, void *dc, const char *arg)
     case N_MAX_WAIT:
         if (!(err = set_number(cmd, dc, arg, 0, 600, &v))) c->max_wait = (int)v;
         break;
+    case N_SSE_HEARTBEAT:
+        if (!(err = set_number(cmd, dc, arg, 1, 3600, &v))) c->sse_heartbeat = (int)v;
+        break;
+    case N_POLL_MAX_WAIT:
+        if (!(err = set_number(cmd, dc, arg, 0, 3600, &v))) c->poll_max_wait = (int)v;
+        break;
     }
     return err;
 }
@@ -375,6 +479,17 @@ static const srv_number N_FETCH_MAX = { APR_OFFSETOF(pk_srv_conf, fetch_max_size
                                         APR_INT64_C(1) << 31, 1 };
 static const srv_number N_REDIRECTS = { APR_OFFSETOF(pk_srv_conf, max_redirects), 0, 50, 0 };
 static const srv_number N_LIST_CACHE = { APR_OFFSETOF(pk_srv_conf, list_cache), 0, 100000, 0 };
+static const srv_number N_WS_MAX_MESSAGE = { APR_OFFSETOF(pk_srv_conf, ws_max_message), 125,
+                                             APR_INT64_C(1) << 30, 1 };
+static const srv_number N_WS_PING = { APR_OFFSETOF(pk_srv_conf, ws_ping_s), 1, 86400, 0 };
+static const srv_number N_WS_SEND_BUFFER = { APR_OFFSETOF(pk_srv_conf, ws_send_buffer), 4096,
+                                             APR_INT64_C(1) << 30, 1 };
+static const srv_number N_WS_MAX_PER_CHILD = { APR_OFFSETOF(pk_srv_conf, ws_max_per_child), 1,
+                                               100000, 0 };
+static const srv_number N_WS_TICKET = { APR_OFFSETOF(pk_srv_conf, ws_ticket_s), 1, 3600, 0 };
+static const srv_number N_RING_SLOTS = { APR_OFFSETOF(pk_srv_conf, ring_slots), 16, 1048576, 0 };
+static const srv_number N_SLOT_SIZE = { APR_OFFSETOF(pk_srv_conf, slot_size), 256, 65536, 0 };
+static const srv_number N_EVENT_QUEUE = { APR_OFFSETOF(pk_srv_conf, event_queue), 4, 100000, 0 };
 
 static const char *set_srv_number(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -401,6 +516,29 @@ static const char *set_engine(cmd_parms *cmd, void *dc, int on)
 
     if (!err) {
         c->engine = on;
+    }
+    return err;
+}
+
+static const char *set_ws_mode(cmd_parms *cmd, void *dc, const char *arg)
+{
+    pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        /* told as is */
+    }
+    else if (!strcasecmp(arg, "auto")) {
+        c->ws_mode = PK_WS_MODE_AUTO;
+    }
+    else if (!strcasecmp(arg, "thread")) {
+        c->ws_mode = PK_WS_MODE_THREAD;
+    }
+    else if (!strcasecmp(arg, "parked")) {
+        c->ws_mode = PK_WS_MODE_PARKED;
+    }
+    else {
+        err = "PokettoWsMode takes 'thread', 'parked' or 'auto'";
     }
     return err;
 }
@@ -526,9 +664,43 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoMaxWait", set_limit, (void *)N_MAX_WAIT, RSRC_CONF | ACCESS_CONF,
                   "Longest 'Prefer: wait=N' honoured on POST /api/items, in seconds "
                   "(default 30)"),
+    AP_INIT_TAKE1("PokettoSseHeartbeat", set_limit, (void *)N_SSE_HEARTBEAT,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Seconds between heartbeat comments on an idle event stream (GET "
+                  "/api/events); a closed client is noticed at the next one (default 15)"),
+    AP_INIT_TAKE1("PokettoLongPollMaxWait", set_limit, (void *)N_POLL_MAX_WAIT,
+                  RSRC_CONF | ACCESS_CONF,
+                  "Longest 'wait' honoured by a long poll (GET /api/events?wait=N), in "
+                  "seconds (default 60)"),
+    AP_INIT_TAKE1("PokettoEventRingSlots", set_srv_number, (void *)&N_RING_SLOTS, RSRC_CONF,
+                  "Events the shared-memory ring of the event bus holds; a child that "
+                  "falls further behind reads the events table (default 1024)"),
+    AP_INIT_TAKE1("PokettoEventSlotSize", set_srv_number, (void *)&N_SLOT_SIZE, RSRC_CONF,
+                  "Bytes of one slot of the event ring, 64 of them its header; a larger "
+                  "message is read from the events table (default 4096)"),
+    AP_INIT_TAKE1("PokettoEventQueue", set_srv_number, (void *)&N_EVENT_QUEUE, RSRC_CONF,
+                  "Messages queued for one live-event subscriber; one that falls further "
+                  "behind is fed from the events table (default 64)"),
     AP_INIT_TAKE1("PokettoListCache", set_srv_number, (void *)&N_LIST_CACHE, RSRC_CONF,
                   "Rendered item listings each child keeps, valid for one version of a "
                   "user's items (default 512; 0: none)"),
+    AP_INIT_TAKE1("PokettoWsMode", set_ws_mode, NULL, RSRC_CONF,
+                  "How an open WebSocket is held: 'thread' (its request's worker), "
+                  "'parked' (a per-child I/O thread, event MPM) or 'auto' (default)"),
+    AP_INIT_TAKE1("PokettoWsMaxMessage", set_srv_number, (void *)&N_WS_MAX_MESSAGE, RSRC_CONF,
+                  "Largest message a WebSocket client may send, in bytes; a larger one "
+                  "closes with 1009 (default 65536)"),
+    AP_INIT_TAKE1("PokettoWsPingInterval", set_srv_number, (void *)&N_WS_PING, RSRC_CONF,
+                  "Seconds between the server's pings; a client that has not answered by "
+                  "the next one is dropped (default 30)"),
+    AP_INIT_TAKE1("PokettoWsSendBuffer", set_srv_number, (void *)&N_WS_SEND_BUFFER, RSRC_CONF,
+                  "Bytes queued for a WebSocket client that does not read before it is "
+                  "dropped (default 262144)"),
+    AP_INIT_TAKE1("PokettoWsMaxPerChild", set_srv_number, (void *)&N_WS_MAX_PER_CHILD,
+                  RSRC_CONF, "WebSockets one child holds at once in thread mode; more get "
+                  "503 (default half of ThreadsPerChild, 1 under prefork)"),
+    AP_INIT_TAKE1("PokettoWsTicketLifetime", set_srv_number, (void *)&N_WS_TICKET, RSRC_CONF,
+                  "Seconds a ticket of POST /api/ws-ticket may be used in (default 30)"),
     AP_INIT_FLAG("PokettoEngine", set_engine, NULL, RSRC_CONF,
                  "Run the task engine (fetch and extraction threads) in this server's "
                  "children (default On)"),
@@ -618,6 +790,7 @@ static int poketto_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         curl_ready = 1;
     }
     pk_dbd_retrieve();
+    pk_bus_pre_config(pconf);
     return OK;
 }
 
@@ -629,10 +802,13 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;                  /* the first, dry pass over the configuration */
     }
+    bus_conf_build(s, &bus_conf);
     if (APR_SUCCESS != pk_dbd_post_config(pconf, ptemp, s)
-        || APR_SUCCESS != engine_conf_build(pconf, s, &engine_conf)) {
+        || APR_SUCCESS != engine_conf_build(pconf, s, &engine_conf)
+        || APR_SUCCESS != pk_bus_post_config(pconf, s, &bus_conf)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    ws_conf_build(s, &ws_conf);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10711)
                  "mod_poketto %s ready", PK_VERSION);
     return OK;
@@ -642,10 +818,10 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 
 /* prefork gives the child's pool (and ptrans, r->pool, mod_dbd's connection pools under
  * it) an allocator without a mutex: it has one thread. This module runs more (the
- * engine's fetch and extraction threads; its pool is a subpool of pchild), and mod_dbd
- * makes and frees connection pools under pchild from whichever thread acquires one:
- * unguarded, those race the request thread. The mutex lives in pconf, which outlasts
- * pchild and its allocator (the allocator still locks it while pchild is being
+ * engine's fetch and extraction threads, the bus's, the WebSocket I/O thread), and
+ * mod_dbd makes and frees connection pools under pchild from whichever thread acquires
+ * one: unguarded, those race the request thread. The mutex lives in pconf, which
+ * outlasts pchild and its allocator (the allocator still locks it while pchild is being
  * destroyed). */
 static void guard_child_allocator(apr_pool_t *pchild, server_rec *s)
 {
@@ -675,12 +851,25 @@ static void poketto_child_init_db(apr_pool_t *pchild, server_rec *s)
 static void poketto_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pk_respcache_child_init(pchild, DEF(srv_conf(s)->list_cache, DEF_LIST_CACHE));
+    /* the bus first: the engine's threads publish the events they commit */
+    pk_bus_child_init(pchild, s);
     pk_engine_child_init(pchild, s, &engine_conf);
+    if (ws_conf.mode == PK_WS_MODE_PARKED) {
+        pk_wsio_child_init(pchild, s);  /* thread mode in this child when it fails */
+    }
+}
+
+/* The event MPM let go of a connection whose handler returned SUSPENDED: a parked
+ * WebSocket goes to this child's I/O thread now, the worker being done with it. */
+static void poketto_suspend_connection(conn_rec *c, request_rec *r)
+{
+    pk_wsio_park(c);
 }
 
 static void poketto_child_stopping(apr_pool_t *pchild, int graceful)
 {
     pk_engine_child_stopping();
+    pk_bus_child_stopping();
 }
 
 static int poketto_handler(request_rec *r)
@@ -706,8 +895,11 @@ static void poketto_register_hooks(apr_pool_t *p)
     ap_hook_child_init(poketto_child_init_db, NULL, before_dbd, APR_HOOK_MIDDLE);
     /* each child runs its own task engine: threads start here, after the fork */
     ap_hook_child_init(poketto_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    /* a graceful restart or stop: claim nothing new, hand unfinished tasks back */
+    /* a graceful restart or stop: claim nothing new, hand unfinished tasks back, end
+     * the event streams */
     ap_hook_child_stopping(poketto_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+    /* parked WebSockets: taken over once the worker that suspended them is done */
+    ap_hook_suspend_connection(poketto_suspend_connection, NULL, NULL, APR_HOOK_REALLY_LAST);
     /* queue depth, transfers and outcomes on the server-status page */
     pk_status_register_hooks();
     /* the JSON API, wherever `SetHandler poketto` mounts it */

@@ -31,6 +31,8 @@ typedef struct pk_dir_conf {
     apr_interval_time_t session_ttl;/* PokettoSessionLifetime */
     int password_cost;              /* PokettoPasswordCost */
     int max_wait;                   /* PokettoMaxWait, seconds */
+    int sse_heartbeat;              /* PokettoSseHeartbeat, seconds */
+    int poll_max_wait;              /* PokettoLongPollMaxWait, seconds */
 } pk_dir_conf;
 
 /** Server configuration: the task engine and its fetches (global context only: one
@@ -55,7 +57,34 @@ typedef struct pk_srv_conf {
     apr_array_header_t *deny;       /* PokettoFetchDeny */
     apr_array_header_t *resolve;    /* PokettoFetchResolve (host:port:address) */
     int list_cache;                 /* PokettoListCache: entries per child */
+    int ws_mode;                    /* PokettoWsMode (pk_ws_mode_e) */
+    apr_off_t ws_max_message;       /* PokettoWsMaxMessage */
+    int ws_ping_s;                  /* PokettoWsPingInterval */
+    apr_off_t ws_send_buffer;       /* PokettoWsSendBuffer */
+    int ws_max_per_child;           /* PokettoWsMaxPerChild (0: derived) */
+    int ws_ticket_s;                /* PokettoWsTicketLifetime */
+    int ring_slots;                 /* PokettoEventRingSlots */
+    int slot_size;                  /* PokettoEventSlotSize */
+    int event_queue;                /* PokettoEventQueue */
 } pk_srv_conf;
+
+/** How an open WebSocket is held (PokettoWsMode). */
+typedef enum {
+    PK_WS_MODE_UNSET = -1,
+    PK_WS_MODE_AUTO = 0,            /* parked under the event MPM, thread otherwise */
+    PK_WS_MODE_THREAD = 1,          /* the request's worker thread holds it */
+    PK_WS_MODE_PARKED = 2           /* a per-child I/O thread holds it (event MPM) */
+} pk_ws_mode_e;
+
+/** The WebSocket settings with defaults applied, as post_config resolved them. */
+typedef struct pk_ws_conf {
+    pk_ws_mode_e mode;              /* THREAD or PARKED: never AUTO */
+    apr_size_t max_message;         /* bytes of one client message */
+    apr_interval_time_t ping;       /* between server pings; a pong is due within one */
+    apr_size_t send_buffer;         /* bytes queued for a client before it is dropped */
+    int max_per_child;              /* thread-mode WebSockets one child holds at once */
+    apr_interval_time_t ticket_ttl; /* lifetime of a ticket of POST /ws-ticket */
+} pk_ws_conf;
 
 extern module AP_MODULE_DECLARE_DATA poketto_module;
 
@@ -73,5 +102,10 @@ int pk_conf_origin_allowed(const pk_dir_conf *c, const char *origin);
 apr_interval_time_t pk_conf_session_ttl(const pk_dir_conf *c);
 int pk_conf_password_cost(const pk_dir_conf *c);
 int pk_conf_max_wait(const pk_dir_conf *c);
+int pk_conf_sse_heartbeat(const pk_dir_conf *c);
+int pk_conf_poll_max_wait(const pk_dir_conf *c);
+
+/** The WebSocket settings (global: one set for every virtual host). */
+const pk_ws_conf *pk_conf_ws(void);
 
 #endif /* MOD_POKETTO_H */

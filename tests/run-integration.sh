@@ -8,9 +8,10 @@
 #   POKETTO_TEST_MPMS   MPMs to run            (default "event worker prefork")
 #   POKETTO_TEST_DBS    databases to run       (default "sqlite pgsql")
 #   POKETTO_TEST_FILES  test files, relative to tests/  (default t/*.t)
+#   POKETTO_WS_MODE     PokettoWsMode of the test server (default auto)
 #   POKETTO_TEST_VERBOSE=1  print every TAP line
 #   POKETTO_TEST_KEEP=1     keep the temporary directory (its path is printed)
-#   POKETTO_TEST_RUN_BUDGET seconds the test files of one run may take (default 240)
+#   POKETTO_TEST_RUN_BUDGET seconds the test files of one run may take (default 420)
 #   POKETTO_TEST_VMEM_KB    address-space cap per process (default 4 GB; 0: none)
 #   POKETTO_TEST_CORES=1    let httpd dump core (where /proc/sys/kernel/core_pattern says;
 #                           e.g. echo '/tmp/cores/core.%e.%p' >/proc/sys/kernel/core_pattern)
@@ -240,6 +241,7 @@ run_one() {
         POKETTO_HTPASSWD="$dir/htpasswd"
         POKETTO_ALICE_TOKEN="$tok_alice" POKETTO_BOB_TOKEN="$tok_bob"
         POKETTO_TEST_DB="$db" POKETTO_TEST_MPM="$mpm"
+        POKETTO_WS_MODE="${POKETTO_WS_MODE:-auto}"
         POKETTO_APXS_CACHE="$WORK/apxs.cache"
     )
     # for re-running by hand: cd $WORK/tests && env $(cat run.env) perl t/TEST ...
@@ -279,7 +281,7 @@ run_one() {
     local files=(${POKETTO_TEST_FILES:-t/*.t}) vflag=()
     [ "${POKETTO_TEST_VERBOSE:-0}" = 1 ] && vflag=(--verbose)
     as_user env "${envs[@]}" perl bin/tap-run.pl --log "$dir/tap.log" "${vflag[@]}" \
-            --budget "${POKETTO_TEST_RUN_BUDGET:-240}" \
+            --budget "${POKETTO_TEST_RUN_BUDGET:-420}" \
             "${files[@]}" | tee "$dir/summary.txt" | grep -a -v '^RESULT ' || true
     local res
     res=$(tail -n 1 "$dir/summary.txt")

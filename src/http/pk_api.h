@@ -1,5 +1,6 @@
 /* mod_poketto — the API's handlers (http layer), one file per resource:
- * pk_api_session.c, pk_api_tokens.c, pk_api_items.c, pk_api_tags.c, pk_api_tasks.c.
+ * pk_api_session.c, pk_api_tokens.c, pk_api_items.c, pk_api_tags.c, pk_api_tasks.c,
+ * pk_api_events.c.
  * Each answers one method on one route; the router authenticated the user before. */
 #ifndef PK_API_H
 #define PK_API_H
@@ -27,5 +28,9 @@ pk_handler_fn pk_api_tags_rename;       /* PATCH  /tags/{name} */
 pk_handler_fn pk_api_tags_delete;       /* DELETE /tags/{name} */
 
 pk_handler_fn pk_api_tasks_get;         /* GET    /tasks/{id} */
+
+pk_handler_fn pk_api_ws_open;           /* GET    /ws (WebSocket) */
+pk_handler_fn pk_api_ws_ticket;         /* POST   /ws-ticket */
+pk_handler_fn pk_api_events_get;        /* GET    /events (SSE or long poll) */
 
 #endif /* PK_API_H */

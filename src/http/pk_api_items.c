@@ -25,35 +25,10 @@ static json_t *json_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+/* the item as every answer and every event shows it (store/pk_items.c) */
 static json_t *item_json(pk_req *pr, const pk_item *it)
 {
-    json_t *tags = json_array();
-    int i;
-
-    for (i = 0; it->tags && i < it->tags->nelts; ++i) {
-        json_array_append_new(tags, json_string(APR_ARRAY_IDX(it->tags, i, const char *)));
-    }
-    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:f, s:o, s:o, s:o,"
-                     " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o}",
-                     "id", (json_int_t)it->id, "url", it->url, "given_url", it->given_url,
-                     "state", it->state,
-                     "title", json_or_null(it->title),
-                     "excerpt", json_or_null(it->excerpt),
-                     "error", json_or_null(it->error),
-                     "archived", it->archived, "favorite", it->favorite,
-                     "progress", it->progress, "tags", tags,
-                     "created", pk_http_time(pr, it->created_ms),
-                     "updated", pk_http_time(pr, it->updated_ms),
-                     "final_url", json_or_null(it->final_url),
-                     "content_type", json_or_null(it->content_type),
-                     "byline", json_or_null(it->byline),
-                     "site_name", json_or_null(it->site_name),
-                     "published", json_or_null(it->published),
-                     "lang", json_or_null(it->lang),
-                     "lead_image", json_or_null(it->lead_image),
-                     "word_count", it->word_count,
-                     "reading_minutes", pk_extract_reading_minutes((apr_size_t)it->word_count),
-                     "fetched", pk_http_time(pr, it->fetched_ms));
+    return pk_item_json(pr->r->pool, it);
 }
 
 static const char *item_url(pk_req *pr, apr_int64_t id)

@@ -123,12 +123,27 @@ int pk_api_read_title(pk_req *pr, json_t *obj, apr_size_t max, const char **titl
 
 apr_table_t *pk_api_query(pk_req *pr)
 {
-    apr_table_t *q = NULL;
+    apr_table_t *q = apr_table_make(pr->r->pool, 8);
     const apr_array_header_t *arr;
     const apr_table_entry_t *e;
+    char *args, *key, *value, *state = NULL;
     int i, j;
 
-    ap_args_to_table(pr->r, &q);
+    /* as ap_args_to_table, but keeping every value: it sets, so the last one won and a
+     * repeated parameter went unnoticed */
+    args = pr->r->args ? apr_pstrdup(pr->r->pool, pr->r->args) : NULL;
+    for (key = args ? apr_strtok(args, "&", &state) : NULL; key;
+         key = apr_strtok(NULL, "&", &state)) {
+        if ((value = strchr(key, '='))) {
+            *value++ = '\0';
+        }
+        else {
+            value = "1";
+        }
+        ap_unescape_url(key);
+        ap_unescape_url(value);
+        apr_table_addn(q, key, value);
+    }
     arr = apr_table_elts(q);
     e = (const apr_table_entry_t *)arr->elts;
     for (i = 0; i < arr->nelts; ++i) {

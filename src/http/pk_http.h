@@ -19,6 +19,8 @@ typedef struct pk_req {
     const char *base;               /* mount point, no trailing slash ("" for "/") */
     const char *path;               /* the part below it, "/items/3" */
     pk_db *db;                      /* the request's connection (pk_http_db) */
+    int db_own;                     /* db is one of our own (pk_dbd_open), not the
+                                     * request's: pk_http_db_release gives it back */
     apr_int64_t user_id;            /* 0 until authenticated */
     const char *login;
     int via_cookie;                 /* authenticated by the session cookie */
@@ -39,6 +41,15 @@ typedef int pk_handler_fn(pk_req *pr, const pk_args *args);
 
 /** The request's database connection; on failure answers 503 and returns NULL. */
 pk_db *pk_http_db(pk_req *pr);
+
+/** For requests that hold their thread for long (event streams): a connection of the
+ *  request's own (ap_dbd_open) instead of the one mod_dbd keeps for the whole request,
+ *  so that it can be given back early with pk_http_db_release. Call before anything
+ *  uses pr->db; on failure answers 503 and returns NULL. */
+pk_db *pk_http_db_own(pk_req *pr);
+
+/** Give back a connection pk_http_db_own took (no-op otherwise); pr->db is NULL after. */
+void pk_http_db_release(pk_req *pr);
 
 /** Answer with a JSON body and status. With etag set, a strong ETag of the body is
  *  sent and a matching If-None-Match gets 304. Returns OK. */

@@ -26,6 +26,28 @@ pk_db *pk_http_db(pk_req *pr)
     return pr->db;
 }
 
+pk_db *pk_http_db_own(pk_req *pr)
+{
+    if (!pr->db) {
+        pr->db = pk_dbd_open(pr->r->pool, pr->r->server);
+        pr->db_own = pr->db != NULL;
+        if (!pr->db) {
+            pk_http_problem(pr, HTTP_SERVICE_UNAVAILABLE, NULL,
+                            "the database is unavailable; try again later");
+        }
+    }
+    return pr->db;
+}
+
+void pk_http_db_release(pk_req *pr)
+{
+    if (pr->db && pr->db_own) {
+        pk_dbd_close(pr->r->server, pr->db);
+        pr->db = NULL;
+        pr->db_own = 0;
+    }
+}
+
 static void common_headers(pk_req *pr)
 {
     /* answers depend on who asks: shared caches must not keep them, browsers revalidate */

@@ -13,6 +13,7 @@
 APLOG_USE_MODULE(poketto);
 
 #define NEEDS_AUTH 1
+#define OWN_DB 2                    /* holds its thread for long: a connection it gives back */
 
 typedef struct {
     int method;                     /* M_GET, M_POST, ... */
@@ -39,6 +40,10 @@ static const route routes[] = {
     { M_PATCH,  "tags/*",    pk_api_tags_rename,    NEEDS_AUTH },
     { M_DELETE, "tags/*",    pk_api_tags_delete,    NEEDS_AUTH },
     { M_GET,    "tasks/#",   pk_api_tasks_get,      NEEDS_AUTH },
+    /* the WebSocket authenticates itself: a ticket, or an Origin check for the cookie */
+    { M_GET,    "ws",        pk_api_ws_open,        OWN_DB },
+    { M_POST,   "ws-ticket", pk_api_ws_ticket,      NEEDS_AUTH },
+    { M_GET,    "events",    pk_api_events_get,     NEEDS_AUTH | OWN_DB },
     { 0, NULL, NULL, 0 }
 };
 
@@ -133,6 +138,7 @@ int pk_router_handle(request_rec *r)
     const char *allow = NULL, *s;
     const route *hit = NULL;
     pk_args args = { 0, NULL };
+    int rc = OK;
 
     pr->r = r;
     pr->conf = pk_conf_get(r);
@@ -162,13 +168,18 @@ int pk_router_handle(request_rec *r)
                         r->method, r->uri, allow);
         goto leave;
     }
+    if ((hit->flags & OWN_DB) && !pk_http_db_own(pr)) {
+        goto leave;
+    }
     if ((hit->flags & NEEDS_AUTH) && DONE == pk_auth_identify(pr)) {
         goto leave;
     }
     if (pr->via_cookie && changes_state(r->method_number) && DONE == pk_auth_check_csrf(pr)) {
         goto leave;
     }
-    hit->fn(pr, &args);
+    rc = hit->fn(pr, &args);
 leave:
-    return OK;
+    pk_http_db_release(pr);
+    /* SUSPENDED: a parked WebSocket (pk_api_ws.c), the connection is the module's now */
+    return rc == SUSPENDED ? SUSPENDED : OK;
 }

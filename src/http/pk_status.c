@@ -8,6 +8,7 @@
 #include "pk_dbd.h"
 #include "pk_tasks.h"
 #include "pk_engine.h"
+#include "pk_bus.h"
 #include "pk_status.h"
 
 /* The counters are this child's (the one answering); the queue depth is the database's,
@@ -15,6 +16,7 @@
 static int status_hook(request_rec *r, int flags)
 {
     pk_engine_stats st;
+    pk_bus_stats bs;
     apr_int64_t depth = -1;
     apr_hash_index_t *hi;
     pk_db *db = pk_dbd_acquire(r);
@@ -24,6 +26,7 @@ static int status_hook(request_rec *r, int flags)
         pk_task_queue_depth(db, r->pool, &depth);
     }
     pk_engine_stats_get(r->pool, &st);
+    pk_bus_stats_get(&bs);
     if (brief) {
         ap_rprintf(r, "PokettoQueueDepth: %" APR_INT64_T_FMT "\n", depth);
         ap_rprintf(r, "PokettoEngine: %s\n", st.running ? "running" : "off");
@@ -38,6 +41,14 @@ static int status_hook(request_rec *r, int flags)
                        (const char *)apr_hash_this_key(hi),
                        *(apr_uint64_t *)apr_hash_this_val(hi));
         }
+        ap_rprintf(r, "PokettoBus: %s\nPokettoRingEvents: %" APR_UINT64_T_FMT
+                   "\nPokettoRingInTable: %" APR_UINT64_T_FMT "\nPokettoSubscribers: %d\n"
+                   "PokettoBusDelivered: %" APR_UINT64_T_FMT "\nPokettoBusTableReads: %"
+                   APR_UINT64_T_FMT "\nPokettoBusGaps: %" APR_UINT64_T_FMT
+                   "\nPokettoBusOverruns: %" APR_UINT64_T_FMT "\nPokettoBusOverflows: %"
+                   APR_UINT64_T_FMT "\n", bs.running ? "running" : "off", bs.ring_head,
+                   bs.ring_in_table, bs.subscribers, bs.delivered, bs.table_reads, bs.gaps,
+                   bs.overruns, bs.overflows);
         return OK;
     }
     ap_rputs("<hr />\n<h2>mod_poketto</h2>\n<table>\n", r);
@@ -56,6 +67,16 @@ static int status_hook(request_rec *r, int flags)
                    ap_escape_html(r->pool, (const char *)apr_hash_this_key(hi)),
                    *(apr_uint64_t *)apr_hash_this_val(hi));
     }
+    ap_rprintf(r, "<tr><th>event ring (all children): events / too big for a slot / "
+               "slots</th><td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %u</td></tr>\n",
+               bs.ring_head, bs.ring_in_table, bs.ring_slots);
+    ap_rprintf(r, "<tr><th>live-event subscribers of this child</th><td>%d%s</td></tr>\n",
+               bs.subscribers, bs.running ? "" : " (bus off)");
+    ap_rprintf(r, "<tr><th>delivered / table reads / seq gaps / ring overruns / full "
+               "queues</th><td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
+               APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT
+               "</td></tr>\n", bs.delivered, bs.table_reads, bs.gaps, bs.overruns,
+               bs.overflows);
     ap_rputs("</table>\n", r);
     return OK;
 }

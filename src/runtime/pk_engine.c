@@ -6,7 +6,8 @@
  *   extract pool   one job at a time each: charset, extraction, the completing transaction;
  *   any thread     pk_engine_notify (curl_multi_wakeup is thread-safe), the counters and
  *                  the set of active jobs (under the engine mutex).
- * Pools: the engine's pool is a subpool of the child's; each job has an unmanaged pool
+ * Pools: the engine's pool has an allocator of its own (pk_threads.h: under prefork the
+ * child's has no mutex, and the threads make and free memory); each job has an unmanaged pool
  * of its own, created when its task is claimed and destroyed when the task is completed,
  * retried or handed back, so a child that runs for weeks does not grow. A host's record
  * lives from the first job to that host until its last one ends, then waits on a free
@@ -36,6 +37,7 @@
 #include "pk_extract.h"
 #include "pk_tasks.h"
 #include "pk_dbd.h"
+#include "pk_threads.h"
 #include "pk_engine.h"
 
 APLOG_USE_MODULE(poketto);
@@ -243,6 +245,7 @@ static pk_task_result *extract(job *j)
     res->site_name = a->site_name;
     res->published = a->published;
     res->lang = a->lang;
+    res->dir = a->dir;
     res->lead_image = a->lead_image;
     res->word_count = (int)a->word_count;
     res->text = a->text;
@@ -619,6 +622,7 @@ static apr_status_t engine_stop(void *data)
         eng->multi = NULL;
     }
     the_engine = NULL;
+    apr_pool_destroy(eng->pool);    /* eng itself is in it */
     return APR_SUCCESS;
 }
 
@@ -634,10 +638,10 @@ apr_status_t pk_engine_child_init(apr_pool_t *pchild, server_rec *s,
     if (!conf->enabled) {
         goto leave;
     }
-    if (APR_SUCCESS != (rv = apr_pool_create(&p, pchild))) {
+    /* not a subpool of pchild: the engine's threads make and free memory of it */
+    if (APR_SUCCESS != (rv = pk_threads_pool(&p, "poketto_engine"))) {
         goto leave;
     }
-    apr_pool_tag(p, "poketto_engine");
     eng = apr_pcalloc(p, sizeof(*eng));
     eng->s = s;
     eng->pool = p;
@@ -671,6 +675,9 @@ apr_status_t pk_engine_child_init(apr_pool_t *pchild, server_rec *s,
                  "task engine started: %d transfers, %d extraction threads, owner %s",
                  conf->max_inflight, threads, eng->owner);
 leave:
+    if (rv != APR_SUCCESS && p && !the_engine) {
+        apr_pool_destroy(p);        /* not handed to engine_stop yet */
+    }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10743)
                      "the task engine could not start in this child; saved pages wait "

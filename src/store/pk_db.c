@@ -14,6 +14,7 @@
 #include "pk_tags.h"
 #include "pk_tasks.h"
 #include "pk_events.h"
+#include "pk_tickets.h"
 
 apr_status_t pk_db_dialect_of(const char *driver_name, pk_dialect_e *dialect)
 {
@@ -35,7 +36,7 @@ void pk_db_statements_visit(pk_stmt_visit_fn *fn, void *baton)
 {
     const pk_stmt_def *tables[] = {
         pk_users_statements, pk_credentials_statements, pk_items_statements, pk_tags_statements,
-        pk_tasks_statements, pk_events_statements, NULL
+        pk_tasks_statements, pk_events_statements, pk_tickets_statements, NULL
     };
     const pk_stmt_def *def;
     int i;
@@ -201,6 +202,39 @@ leave:
     return rv;
 }
 
+/* Who hears of committed events: set once at start-up (pk_db_set_publisher). */
+static pk_db_publish_fn *publisher;
+static void *publisher_baton;
+
+void pk_db_set_publisher(pk_db_publish_fn *fn, void *baton)
+{
+    publisher = fn;
+    publisher_baton = baton;
+}
+
+static void publish(apr_array_header_t *events, apr_pool_t *p)
+{
+    if (publisher && events && events->nelts > 0) {
+        publisher(publisher_baton, events, p);
+    }
+}
+
+void pk_db_event_written(pk_db *db, apr_pool_t *p, const struct pk_event *ev)
+{
+    apr_array_header_t *one;
+
+    if (!db->txn) {
+        one = apr_array_make(p, 1, sizeof(const struct pk_event *));
+        APR_ARRAY_PUSH(one, const struct pk_event *) = ev;
+        publish(one, p);
+        return;
+    }
+    if (!db->written) {
+        db->written = apr_array_make(p, 4, sizeof(const struct pk_event *));
+    }
+    APR_ARRAY_PUSH(db->written, const struct pk_event *) = ev;
+}
+
 /* SQLite has one writer at a time. Threads of one process that all BEGIN IMMEDIATE find
  * the lock taken and sleep in the busy handler, waking to find it taken again: at 32
  * connections most of a save was that waiting. Within a process they queue on this
@@ -234,6 +268,7 @@ apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p)
 
     db->txn = NULL;
     db->txn_failed = 0;
+    db->written = NULL;
     writer_enter(db);
     err = apr_dbd_transaction_start(db->driver, p, db->handle, &db->txn);
     if (err) {
@@ -277,7 +312,18 @@ apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok)
     db->txn = NULL;
     db->txn_failed = 0;
     writer_leave(db);
+    if (rv == APR_SUCCESS) {
+        publish(db->written, p);    /* committed: now others may read them */
+    }
+    db->written = NULL;
     return rv;
+}
+
+apr_status_t pk_db_finish(pk_db *db, apr_pool_t *p, apr_status_t rv)
+{
+    apr_status_t rv2 = pk_db_end(db, p, rv == APR_SUCCESS);
+
+    return (rv == APR_SUCCESS) ? rv2 : rv;
 }
 
 static apr_dbd_prepared_t *stmt_get(pk_db *db, apr_pool_t *p, const char *label)

@@ -13,6 +13,7 @@
 
 #include <apr_pools.h>
 #include <apr_hash.h>
+#include <apr_tables.h>
 #include <apr_dbd.h>
 
 /** How long an SQLite connection waits for another writer before giving up. */
@@ -31,6 +32,8 @@ typedef struct pk_stmt_def {
     const char *sql_pgsql;          /* NULL: same as sql_sqlite */
 } pk_stmt_def;
 
+struct pk_event;
+
 /** One open connection with its prepared statements and, while one is open, its
  *  transaction. Lives as long as the pool it was made from. */
 typedef struct pk_db {
@@ -40,6 +43,7 @@ typedef struct pk_db {
     pk_dialect_e dialect;
     apr_dbd_transaction_t *txn;     /* open transaction or NULL */
     int txn_failed;                 /* a statement in txn failed: it must roll back */
+    apr_array_header_t *written;    /* const pk_event* written in txn, to publish at commit */
     apr_pool_t *pool;               /* the pool the handle lives in */
     void *owner;                    /* opaque: the opener's record (mod_dbd's ap_dbd_t) */
 } pk_db;
@@ -75,8 +79,26 @@ apr_status_t pk_db_open_plain(apr_pool_t *p, const char *driver_name, const char
  *  instead of failing on upgrade). */
 apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p);
 /** Commit (ok != 0) or roll back the open transaction. Any failed statement in the
- *  transaction forces a roll back; the result says whether the commit happened. */
+ *  transaction forces a roll back; the result says whether the commit happened. The
+ *  events written in the transaction go to the publisher once the commit succeeded,
+ *  never after a roll back. */
 apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok);
+
+/** End the open transaction after work whose status is rv: commit when rv is
+ *  APR_SUCCESS (then the commit's status is returned), else roll back and return rv. */
+apr_status_t pk_db_finish(pk_db *db, apr_pool_t *p, apr_status_t rv);
+
+/** Receives the events of a committed transaction (const pk_event*, in the order they
+ *  were written: ids ascending), on the committing thread, after the commit. p is the
+ *  pool the transaction ended with (at least as long-lived as the call). It must not
+ *  block for long nor use db. */
+typedef void pk_db_publish_fn(void *baton, const apr_array_header_t *events, apr_pool_t *p);
+/** Install the process-wide publisher (NULL: none), before threads that write start. */
+void pk_db_set_publisher(pk_db_publish_fn *fn, void *baton);
+/** Note an event written on db (pk_event_add calls it): kept for the commit of the open
+ *  transaction, or published at once when no transaction is open. ev must live in p,
+ *  the pool of the transaction. */
+void pk_db_event_written(pk_db *db, apr_pool_t *p, const struct pk_event *ev);
 
 /** Run a prepared statement that changes rows. args are binary (apr_dbd_pbquery):
  *  pointers to values matching the statement's %-types, NULL for SQL NULL. */

@@ -3,6 +3,9 @@
 #include <string.h>
 #include <apr_strings.h>
 
+#include "pk_json.h"
+#include "pk_time.h"
+#include "pk_extract.h"
 #include "pk_items.h"
 #include "pk_tags.h"
 #include "pk_tasks.h"
@@ -18,7 +21,7 @@
     " (SELECT " AGG " FROM item_tags it JOIN tags t ON t.id = it.tag_id"            \
     " WHERE it.item_id = i.id),"                                                    \
     " i.final_url, i.content_type, i.byline, i.site_name, i.published, i.lang,"     \
-    " i.lead_image, i.word_count, i.fetched_ms"
+    " i.lead_image, i.word_count, i.fetched_ms, i.dir"
 #define AGG_SQLITE "group_concat(t.name, char(31))"
 #define AGG_PGSQL  "string_agg(t.name, chr(31))"
 
@@ -119,6 +122,7 @@ static pk_item *item_of(pk_db *db, apr_pool_t *p, apr_dbd_row_t *row)
     it->lead_image = pk_db_str(db, p, row, 21);
     it->word_count = (int)pk_db_int(db, row, 22);
     it->fetched_ms = pk_db_int(db, row, 23);
+    it->dir = pk_db_str(db, p, row, 24);
     return it;
 }
 
@@ -136,11 +140,71 @@ apr_status_t pk_item_get(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int6
     return rv;
 }
 
-/* Ends the transaction: commits when rv is APR_SUCCESS, else rolls back and keeps rv. */
-static apr_status_t finish(pk_db *db, apr_pool_t *p, apr_status_t rv)
+static json_t *json_or_null(const char *s)
 {
-    apr_status_t rv2 = pk_db_end(db, p, rv == APR_SUCCESS);
-    return (rv == APR_SUCCESS) ? rv2 : rv;
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *json_time(apr_pool_t *p, apr_int64_t ms)
+{
+    return ms ? json_string(pk_time_iso(p, (apr_time_t)ms * 1000)) : json_null();
+}
+
+json_t *pk_item_json(apr_pool_t *p, const pk_item *it)
+{
+    json_t *tags = json_array();
+    int i;
+
+    for (i = 0; it->tags && i < it->tags->nelts; ++i) {
+        json_array_append_new(tags, json_string(APR_ARRAY_IDX(it->tags, i, const char *)));
+    }
+    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:f, s:o, s:o, s:o,"
+                     " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o}",
+                     "id", (json_int_t)it->id, "url", it->url, "given_url", it->given_url,
+                     "state", it->state,
+                     "title", json_or_null(it->title),
+                     "excerpt", json_or_null(it->excerpt),
+                     "error", json_or_null(it->error),
+                     "archived", it->archived, "favorite", it->favorite,
+                     "progress", it->progress, "tags", tags,
+                     "created", json_time(p, it->created_ms),
+                     "updated", json_time(p, it->updated_ms),
+                     "final_url", json_or_null(it->final_url),
+                     "content_type", json_or_null(it->content_type),
+                     "byline", json_or_null(it->byline),
+                     "site_name", json_or_null(it->site_name),
+                     "published", json_or_null(it->published),
+                     "lang", json_or_null(it->lang),
+                     "dir", json_or_null(it->dir),
+                     "lead_image", json_or_null(it->lead_image),
+                     "word_count", it->word_count,
+                     "reading_minutes",
+                     pk_extract_reading_minutes((apr_size_t)it->word_count),
+                     "fetched", json_time(p, it->fetched_ms));
+}
+
+apr_status_t pk_item_event(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const char *type,
+                           apr_int64_t id, pk_item **item, apr_int64_t *event_id)
+{
+    pk_item *it = NULL;
+    const char *data = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = pk_item_get(db, p, user_id, id, &it))) {
+        goto leave;
+    }
+    data = pk_json_dump(p, pk_json_own(p, pk_item_json(p, it)), JSON_COMPACT, &len);
+    if (!data) {
+        rv = APR_ENOMEM;
+        goto leave;
+    }
+    rv = pk_event_add(db, p, user_id, type, id, data, event_id);
+leave:
+    if (item) {
+        *item = (rv == APR_SUCCESS) ? it : NULL;
+    }
+    return rv;
 }
 
 apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const char *url,
@@ -164,11 +228,10 @@ apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const c
     if (rv == APR_SUCCESS) {
         id = pk_db_int(db, row, 0);
         if (APR_SUCCESS != (rv = pk_tags_attach(db, p, user_id, id, tags, 0, &changed))
-            || APR_SUCCESS != (rv = pk_task_create(db, p, user_id, id, input_html, task_id))
-            || APR_SUCCESS != (rv = pk_event_add(db, p, user_id, "item.saved", id,
-                                                 NULL, NULL))) {
+            || APR_SUCCESS != (rv = pk_task_create(db, p, user_id, id, input_html, task_id))) {
             goto end;
         }
+        rv = pk_item_event(db, p, user_id, "item.saved", id, item, NULL);
     }
     else if (rv == APR_NOTFOUND) {
         /* the user has this URL already: keep the item, add the new tags */
@@ -186,27 +249,24 @@ apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const c
             const void *pend[] = { &now, &id, &user_id };
             if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_pending", NULL, pend))
                 || APR_SUCCESS != (rv = pk_task_create(db, p, user_id, id, input_html,
-                                                       task_id))
-                || APR_SUCCESS != (rv = pk_event_add(db, p, user_id, "item.updated", id,
-                                                     NULL, NULL))) {
+                                                       task_id))) {
                 goto end;
             }
+            rv = pk_item_event(db, p, user_id, "item.updated", id, item, NULL);
         }
         else if (changed) {
             const void *touch[] = { &now, &id };
-            if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_touch", NULL, touch))
-                || APR_SUCCESS != (rv = pk_event_add(db, p, user_id, "item.updated", id,
-                                                     NULL, NULL))) {
+            if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_touch", NULL, touch))) {
                 goto end;
             }
+            rv = pk_item_event(db, p, user_id, "item.updated", id, item, NULL);
+        }
+        else {
+            rv = pk_item_get(db, p, user_id, id, item);
         }
     }
-    else {
-        goto end;
-    }
-    rv = pk_item_get(db, p, user_id, id, item);
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
@@ -270,12 +330,9 @@ apr_status_t pk_item_patch_apply(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
         && APR_SUCCESS != (rv = pk_tags_attach(db, p, user_id, id, patch->tags, 1, &changed))) {
         goto end;
     }
-    if (APR_SUCCESS != (rv = pk_event_add(db, p, user_id, "item.updated", id, NULL, NULL))
-        || APR_SUCCESS != (rv = pk_item_get(db, p, user_id, id, item))) {
-        goto end;
-    }
+    rv = pk_item_event(db, p, user_id, "item.updated", id, item, NULL);
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
@@ -306,7 +363,7 @@ apr_status_t pk_item_delete(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_i
         goto end;
     }
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
@@ -335,13 +392,12 @@ apr_status_t pk_item_refetch(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_
     if (rv == APR_NOTFOUND) {
         rv = pk_task_create(db, p, user_id, id, NULL, task_id);
     }
-    if (rv != APR_SUCCESS
-        || APR_SUCCESS != (rv = pk_event_add(db, p, user_id, "item.updated", id, NULL, NULL))
-        || APR_SUCCESS != (rv = pk_item_get(db, p, user_id, id, item))) {
+    if (rv != APR_SUCCESS) {
         goto end;
     }
+    rv = pk_item_event(db, p, user_id, "item.updated", id, item, NULL);
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }

@@ -3,6 +3,7 @@
 #define PK_ITEMS_H
 
 #include <apr_tables.h>
+#include <jansson.h>
 #include "pk_db.h"
 
 typedef struct pk_item {
@@ -27,6 +28,7 @@ typedef struct pk_item {
     const char *site_name;
     const char *published;          /* ISO 8601, as the page says */
     const char *lang;
+    const char *dir;                /* "ltr", "rtl", "auto" or NULL */
     const char *lead_image;
     int word_count;
     apr_int64_t fetched_ms;
@@ -83,5 +85,14 @@ apr_status_t pk_item_patch_apply(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
                                  apr_int64_t id, const pk_item_patch *patch, pk_item **item);
 /** Delete an item and record an item.deleted event, in one transaction. */
 apr_status_t pk_item_delete(pk_db *db, apr_pool_t *p, apr_int64_t user_id, apr_int64_t id);
+
+/** The item as the API shows it (without text and html): a new JSON object the caller
+ *  owns (json_decref). Times are formatted from p. */
+json_t *pk_item_json(apr_pool_t *p, const pk_item *it);
+/** Inside the open transaction, after the item's changes: read the item as it is now
+ *  and record an event of that type carrying it (pk_event_add). *item (if given) gets
+ *  the item read, *event_id (if given) the event's id. */
+apr_status_t pk_item_event(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const char *type,
+                           apr_int64_t id, pk_item **item, apr_int64_t *event_id);
 
 #endif /* PK_ITEMS_H */

@@ -92,9 +92,35 @@ static const char *const v3[] = {
     "CREATE INDEX items_user_id ON items(user_id, id)",
     /* bumped in every transaction that writes an event of the user's (the same
      * transaction): a version of the user's items that caches can be checked against.
-     * Event ids cannot serve: on PostgreSQL they are taken before their transactions
-     * commit, so a smaller id can become visible after a larger one. */
+     * Event ids could not serve: on PostgreSQL they were taken before their transactions
+     * commit, so a smaller id could become visible after a larger one (version 4 takes
+     * them after the user's row lock). */
     "ALTER TABLE users ADD COLUMN version BIGINT NOT NULL DEFAULT 0",
+    NULL
+};
+
+/* Version 4: live push. An event bumps users.version first (the user's row lock, so
+ * that user's writers commit one after the other) and stores the new version as its
+ * seq: per user 1, 2, 3... without gaps and in commit order, so a reader can tell that
+ * it missed one. Events written before carry none (NULL). */
+static const char *const v4[] = {
+    "ALTER TABLE events ADD COLUMN seq BIGINT",
+    NULL
+};
+
+/* Version 5: WebSocket tickets (pk_tickets.h): the hash of a short-lived secret, deleted
+ * when it is used. */
+static const char *const v5[] = {
+    "CREATE TABLE ws_tickets (ticket_hash TEXT NOT NULL PRIMARY KEY,"
+    " user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " expires_ms BIGINT NOT NULL)",
+    "CREATE INDEX ws_tickets_expires ON ws_tickets(expires_ms)",
+    NULL
+};
+
+/* Version 6: the article's writing direction (ltr, rtl, auto), as pk_extract found it. */
+static const char *const v6[] = {
+    "ALTER TABLE items ADD COLUMN dir TEXT",
     NULL
 };
 
@@ -102,6 +128,9 @@ static const migration migrations[] = {
     { v1_sqlite, v1_pgsql },        /* version 1 */
     { v2_sqlite, v2_pgsql },        /* version 2 */
     { v3, v3 },                     /* version 3 */
+    { v4, v4 },                     /* version 4 */
+    { v5, v5 },                     /* version 5 */
+    { v6, v6 },                     /* version 6 */
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -2,7 +2,7 @@
 #include <apr_strings.h>
 
 #include "pk_tags.h"
-#include "pk_events.h"
+#include "pk_items.h"
 
 const pk_stmt_def pk_tags_statements[] = {
     { "pk_tag_upsert",
@@ -29,9 +29,8 @@ const pk_stmt_def pk_tags_statements[] = {
      * only with PRAGMA foreign_keys=ON, which an admin's DBDInitSQL may lack */
     { "pk_tag_detach_tag", "DELETE FROM item_tags WHERE tag_id = %lld", NULL },
     { "pk_tag_delete", "DELETE FROM tags WHERE id = %lld", NULL },
-    { "pk_tag_events",
-      "INSERT INTO events (user_id, type, item_id, created_ms)"
-      " SELECT %lld, 'item.updated', item_id, %lld FROM item_tags WHERE tag_id = %lld", NULL },
+    { "pk_tag_items",
+      "SELECT item_id FROM item_tags WHERE tag_id = %lld ORDER BY item_id", NULL },
     { "pk_tag_touch_items",
       "UPDATE items SET updated_ms = %lld WHERE id IN"
       " (SELECT item_id FROM item_tags WHERE tag_id = %lld)", NULL },
@@ -88,7 +87,7 @@ apr_status_t pk_tags_list(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     apr_status_t rv;
-    pk_tag *t;
+    pk_tag *t = NULL;
 
     *tags = apr_array_make(p, 16, sizeof(pk_tag *));
     if (APR_SUCCESS == (rv = pk_db_select(db, p, "pk_tag_list", &res, args))) {
@@ -113,18 +112,42 @@ static apr_status_t tag_id(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
     return rv;
 }
 
-/* The items carrying a tag change with it: newer updated time, an item.updated event
- * each (in the caller's transaction). */
-static apr_status_t touch_items(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
-                                apr_int64_t tag)
+/* The items carrying a tag change with it: newer updated time now (before the tag
+ * changes), *ids gets them for item_events. */
+static apr_status_t touch_items(pk_db *db, apr_pool_t *p, apr_int64_t tag,
+                                apr_array_header_t **ids)
 {
     apr_int64_t now = pk_db_now_ms();
     const void *args[] = { &now, &tag };
-    const void *ev[] = { &user_id, &now, &tag };
-    apr_status_t rv = pk_db_exec(db, p, "pk_tag_touch_items", NULL, args);
+    const void *sel[] = { &tag };
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    apr_status_t rv;
 
-    if (rv == APR_SUCCESS && APR_SUCCESS == (rv = pk_db_exec(db, p, "pk_tag_events", NULL, ev))) {
-        rv = pk_events_bump(db, p, user_id);
+    *ids = apr_array_make(p, 16, sizeof(apr_int64_t));
+    if (APR_SUCCESS != (rv = pk_db_select(db, p, "pk_tag_items", &res, sel))) {
+        goto leave;
+    }
+    for (row = NULL; (row = pk_db_next(db, p, res, row)); ) {
+        APR_ARRAY_PUSH(*ids, apr_int64_t) = pk_db_int(db, row, 0);
+    }
+    rv = pk_db_exec(db, p, "pk_tag_touch_items", NULL, args);
+leave:
+    return rv;
+}
+
+/* An item.updated event for each item, carrying the item as the tag change left it:
+ * last in the transaction, so that the user's row lock (pk_event_add) is the last lock
+ * taken, as in every other transaction that writes events. */
+static apr_status_t item_events(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
+                                const apr_array_header_t *ids)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    for (i = 0; i < ids->nelts && rv == APR_SUCCESS; ++i) {
+        rv = pk_item_event(db, p, user_id, "item.updated",
+                           APR_ARRAY_IDX(ids, i, apr_int64_t), NULL, NULL);
     }
     return rv;
 }
@@ -133,16 +156,17 @@ apr_status_t pk_tags_rename(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
                             const char *from, const char *to, pk_tag **tag)
 {
     apr_int64_t old_id = 0, new_id = 0;
+    apr_array_header_t *items = NULL;
     apr_dbd_row_t *row;
     apr_status_t rv;
-    pk_tag *t;
+    pk_tag *t = NULL;
 
     *tag = NULL;
     if (APR_SUCCESS != (rv = pk_db_begin(db, p))) {
         goto leave;
     }
     if (APR_SUCCESS != (rv = tag_id(db, p, user_id, from, &old_id))
-        || APR_SUCCESS != (rv = touch_items(db, p, user_id, old_id))) {
+        || APR_SUCCESS != (rv = touch_items(db, p, old_id, &items))) {
         goto end;
     }
     rv = tag_id(db, p, user_id, to, &new_id);
@@ -173,15 +197,12 @@ apr_status_t pk_tags_rename(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
         t = apr_pcalloc(p, sizeof(*t));
         t->name = to;
         t->count = pk_db_int(db, row, 0);
+    }
+    if (APR_SUCCESS == (rv = item_events(db, p, user_id, items))) {
         *tag = t;
     }
 end:
-    {
-        apr_status_t rv2 = pk_db_end(db, p, rv == APR_SUCCESS);
-        if (rv == APR_SUCCESS) {
-            rv = rv2;
-        }
-    }
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
@@ -190,24 +211,21 @@ apr_status_t pk_tags_delete(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
                             const char *name)
 {
     apr_int64_t id = 0;
+    apr_array_header_t *items = NULL;
     apr_status_t rv;
 
     if (APR_SUCCESS != (rv = pk_db_begin(db, p))) {
         goto leave;
     }
     if (APR_SUCCESS == (rv = tag_id(db, p, user_id, name, &id))
-        && APR_SUCCESS == (rv = touch_items(db, p, user_id, id))) {
+        && APR_SUCCESS == (rv = touch_items(db, p, id, &items))) {
         const void *del[] = { &id };
-        if (APR_SUCCESS == (rv = pk_db_exec(db, p, "pk_tag_detach_tag", NULL, del))) {
-            rv = pk_db_exec(db, p, "pk_tag_delete", NULL, del);
+        if (APR_SUCCESS == (rv = pk_db_exec(db, p, "pk_tag_detach_tag", NULL, del))
+            && APR_SUCCESS == (rv = pk_db_exec(db, p, "pk_tag_delete", NULL, del))) {
+            rv = item_events(db, p, user_id, items);
         }
     }
-    {
-        apr_status_t rv2 = pk_db_end(db, p, rv == APR_SUCCESS);
-        if (rv == APR_SUCCESS) {
-            rv = rv2;
-        }
-    }
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }

@@ -2,7 +2,7 @@
 #include <apr_strings.h>
 
 #include "pk_tasks.h"
-#include "pk_events.h"
+#include "pk_items.h"
 
 #define CLAIM_PICK                                                                  \
     "SELECT id FROM tasks WHERE (state = 'queued' AND run_at_ms <= %lld)"           \
@@ -49,6 +49,7 @@ const pk_stmt_def pk_tasks_statements[] = {
     { "pk_item_ready",
       "UPDATE items SET state = 'ready', error = NULL, final_url = %s, content_type = %s,"
       " title = %s, excerpt = %s, byline = %s, site_name = %s, published = %s, lang = %s,"
+      " dir = %s,"
       " lead_image = %s, word_count = %d, body_text = %s, body_html = %s,"
       " fetched_ms = %lld, updated_ms = %lld WHERE id = %lld", NULL },
     { "pk_item_failed",
@@ -154,20 +155,13 @@ apr_status_t pk_task_renew(pk_db *db, apr_pool_t *p, apr_int64_t task_id, const 
     return (rv == APR_SUCCESS && n == 0) ? APR_NOTFOUND : rv;
 }
 
-/* Ends the transaction: commits when rv is APR_SUCCESS, else rolls back and keeps rv. */
-static apr_status_t finish(pk_db *db, apr_pool_t *p, apr_status_t rv)
-{
-    apr_status_t rv2 = pk_db_end(db, p, rv == APR_SUCCESS);
-    return (rv == APR_SUCCESS) ? rv2 : rv;
-}
-
 apr_status_t pk_task_complete(pk_db *db, apr_pool_t *p, const pk_claim *c, const char *owner,
                               const pk_task_result *r, apr_int64_t *event_id)
 {
     apr_int64_t now = pk_db_now_ms();
     const void *done[] = { &now, &c->task_id, owner };
     const void *item[] = { r->final_url, r->content_type, r->title, r->excerpt, r->byline,
-                           r->site_name, r->published, r->lang, r->lead_image,
+                           r->site_name, r->published, r->lang, r->dir, r->lead_image,
                            &r->word_count, r->text, r->html, &now, &now, &c->item_id };
     apr_status_t rv;
     int n = 0;
@@ -184,12 +178,12 @@ apr_status_t pk_task_complete(pk_db *db, apr_pool_t *p, const pk_claim *c, const
         goto end;
     }
     if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_ready", NULL, item))
-        || APR_SUCCESS != (rv = pk_event_add(db, p, c->user_id, "item.ready", c->item_id,
-                                             NULL, event_id))) {
+        || APR_SUCCESS != (rv = pk_item_event(db, p, c->user_id, "item.ready", c->item_id,
+                                              NULL, event_id))) {
         goto end;
     }
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }
@@ -215,12 +209,12 @@ apr_status_t pk_task_fail(pk_db *db, apr_pool_t *p, const pk_claim *c, const cha
         goto end;
     }
     if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_failed", NULL, item))
-        || APR_SUCCESS != (rv = pk_event_add(db, p, c->user_id, "item.failed", c->item_id,
-                                             NULL, event_id))) {
+        || APR_SUCCESS != (rv = pk_item_event(db, p, c->user_id, "item.failed", c->item_id,
+                                              NULL, event_id))) {
         goto end;
     }
 end:
-    rv = finish(db, p, rv);
+    rv = pk_db_finish(db, p, rv);
 leave:
     return rv;
 }

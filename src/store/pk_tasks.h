@@ -37,6 +37,7 @@ typedef struct pk_task_result {
     const char *site_name;
     const char *published;
     const char *lang;
+    const char *dir;
     const char *lead_image;
     int word_count;
     const char *text;

@@ -51,7 +51,9 @@ SKIP: {
             'PokettoFetchConcurrency 50', 'PokettoFetchPerHost 4',
             'PokettoVideoHosts default peertube.example.org',
             'PokettoFetchAllow 10.20.0.0/16 fd00:1::/64', 'PokettoFetchDeny 10.20.9.0/24',
-            'PokettoTaskRetries 0', 'PokettoEngine Off');
+            'PokettoTaskRetries 0', 'PokettoEngine Off',
+            'PokettoEventRingSlots 4096', 'PokettoEventSlotSize 2048', 'PokettoEventQueue 128',
+            'PokettoSseHeartbeat 30', 'PokettoLongPollMaxWait 0', 'Mutex default');
         is($rc, 0, 'good: exit status 0') or diag($out);
         like($out, qr/Syntax OK/, 'good: Syntax OK');
     };
@@ -74,6 +76,11 @@ SKIP: {
         [ 'PokettoAuth ldap', qr/PokettoAuth takes 'builtin' or 'httpd'/ ],
         [ 'PokettoAllowedOrigins ftp://files.example', qr/PokettoAllowedOrigins: 'ftp:\/\/files\.example' is not an origin/ ],
         [ 'PokettoMaxBodySize -5', qr/PokettoMaxBodySize takes a whole number/ ],
+        [ 'PokettoEventRingSlots 8', qr/PokettoEventRingSlots takes a whole number from 16 to 1048576, not '8'/ ],
+        [ 'PokettoEventSlotSize 100', qr/PokettoEventSlotSize takes a whole number from 256 to 65536, not '100'/ ],
+        [ 'PokettoEventQueue lots', qr/PokettoEventQueue takes a whole number .* not 'lots'/ ],
+        [ 'PokettoSseHeartbeat 0', qr/PokettoSseHeartbeat takes a whole number from 1 to 3600, not '0'/ ],
+        [ 'PokettoLongPollMaxWait -1', qr/PokettoLongPollMaxWait takes a whole number/ ],
     );
     for my $case (@bad) {
         my ($line, $re) = @$case;
@@ -92,6 +99,10 @@ SKIP: {
              'PokettoFetchPerHost in <Location>: the message says where it belongs') or diag($out);
         ($rc, $out) = configtest('PokettoVideoHosts vimeo.com', 'location');
         isnt($rc, 0, 'PokettoVideoHosts in <Location>: refused');
+        ($rc, $out) = configtest('PokettoEventRingSlots 128', 'location');
+        isnt($rc, 0, 'PokettoEventRingSlots in <Location>: refused');
+        ($rc, $out) = configtest('PokettoSseHeartbeat 5', 'location');
+        is($rc, 0, 'PokettoSseHeartbeat in <Location>: allowed') or diag($out);
     };
 }
 

@@ -255,6 +255,22 @@ section 'PokettoVideoHosts: embedded players of the listed hosts only' => sub {
     unlike($h, qr{plain-http}, 'video hosts: an http:// player is dropped');
 };
 
+section 'right-to-left pages: dir and lang are kept' => sub {
+    my $para = join '', map { "<p>\x{5e4}\x{5e1}\x{5e7}\x{5d4} $_: \x{5de}\x{5d2}\x{5d3}\x{5dc}\x{5d5}\x{5e8} "
+                              . "\x{5e1}\x{5e4}\x{5e8} \x{5e2}\x{5dc} \x{5d4}\x{5d9}\x{5dd} "
+                              . "\x{5d5}\x{5e2}\x{5dc} \x{5d4}\x{5e1}\x{5e4}\x{5d9}\x{5e0}\x{5d5}\x{5ea} "
+                              . "\x{5e9}\x{5e2}\x{5d1}\x{5e8}\x{5d5} \x{5d1}\x{5d5}.</p>" } 1 .. 8;
+    my $html = "<!doctype html><html lang=\"he\" dir=\"rtl\"><head><title>\x{5de}\x{5d2}\x{5d3}\x{5dc}\x{5d5}\x{5e8}</title></head>"
+             . "<body><article>$para</article></body></html>";
+    my ($res, $tid, $iid) = save("$local/article.html?$u-rtl", html => $html);
+    status_is(wait_task($tid), 303, 'rtl: done');
+    my $it = get_item('alice', $iid) // {};
+    is($it->{dir}, 'rtl', 'rtl: the item says dir rtl');
+    is($it->{lang}, 'he', 'rtl: and lang he');
+    my $ltr = get_item('alice', $iid - 1) // {};
+    ok(exists $ltr->{dir}, 'every item has a dir field (null when the page does not say)');
+};
+
 section 'refetch' => sub {
     # a page that is missing first: failed, then it appears and a refetch makes it ready
     my $name = "later-$u.html";

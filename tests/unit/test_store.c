@@ -1403,6 +1403,216 @@ static void test_transactions(apr_pool_t *parent)
 }
 
 /* ------------------------------------------------------------------------------ */
+/* the event log: per-user seq, publishing after commit, messages, replay           */
+
+/* What the publisher got: messages of every event, in order, ";"-joined, and calls. */
+static struct {
+    apr_pool_t *pool;
+    const char *seen;
+    int calls;
+} pub;
+
+static void capture(void *baton, const apr_array_header_t *events, apr_pool_t *p)
+{
+    apr_size_t len;
+    int i;
+
+    ++pub.calls;
+    for (i = 0; i < events->nelts; ++i) {
+        const pk_event *ev = APR_ARRAY_IDX(events, i, const pk_event *);
+        pub.seen = apr_psprintf(pub.pool, "%s%s" I64 "/" I64 "/" I64 " %s", pub.seen,
+                                *pub.seen ? ";" : "", ev->user_id, ev->seq, ev->id,
+                                pk_event_message(pub.pool, ev, &len));
+    }
+}
+
+/* "seq:type:item,..." of a user's events in id order */
+static const char *user_events(pk_db *db, apr_pool_t *p, apr_int64_t user)
+{
+    return sql_list(db, p, apr_psprintf(p, "SELECT seq || ':' || type || ':' || item_id"
+                                           " FROM events WHERE user_id = " I64
+                                           " ORDER BY id", user));
+}
+
+static void test_events(apr_pool_t *parent)
+{
+    apr_pool_t *p;
+    pk_db *db;
+    pk_item *it = NULL;
+    pk_item_patch patch;
+    pk_tag *tag = NULL;
+    pk_claim claim;
+    pk_task_result res;
+    apr_array_header_t *evs = NULL;
+    apr_int64_t alice, bob, a, b, c, version = -1, last = -1, ev_id = 0;
+    const char *msg, *want;
+    apr_size_t len = 0;
+    pk_event del;
+    int calls, i, ordered;
+
+    apr_pool_create(&p, parent);
+    db = open_db(p, "events.db");
+    PK_TEST_OK(db != NULL, "events: open");
+    if (!db) {
+        apr_pool_destroy(p);
+        return;
+    }
+    pub.pool = p;
+    pub.seen = "";
+    pub.calls = 0;
+    pk_db_set_publisher(capture, NULL);
+
+    alice = new_user(db, p, "alice");
+    bob = new_user(db, p, "bob");
+    a = save(db, p, alice, "https://example.com/a", "x");
+    PK_TEST_INT(pub.calls, 1, "events: a save publishes once, after its commit");
+    want = apr_psprintf(p, I64 "/1/", alice);
+    PK_TEST_OK(!strncmp(pub.seen, want, strlen(want)), "events: alice's first event: seq 1");
+    PK_TEST_OK(strstr(pub.seen, apr_psprintf(p, " {\"type\":\"item.saved\",\"id\":" I64
+                                                ",\"event\":", a)) != NULL,
+               "events: the message starts with type, item id, event id");
+    PK_TEST_OK(strstr(pub.seen, ",\"item\":{\"id\":") && strstr(pub.seen, "\"state\":\"pending\"")
+               && strstr(pub.seen, "\"tags\":[\"x\"]") && !strstr(pub.seen, "\"html\"")
+               && !strstr(pub.seen, "\"text\""),
+               "events: it carries the item as saved (pending, its tags), no text or html");
+    b = save(db, p, bob, "https://example.com/b", NULL);
+    c = save(db, p, alice, "https://example.com/c", NULL);
+    memset(&patch, 0, sizeof(patch));
+    patch.has_favorite = 1;
+    patch.favorite = 1;
+    PK_TEST_INT(pk_item_patch_apply(db, p, alice, a, &patch, &it), APR_SUCCESS, "events: patch");
+    PK_TEST_INT(pk_item_delete(db, p, alice, c), APR_SUCCESS, "events: delete");
+    PK_TEST_INT(pk_item_patch_apply(db, p, bob, b, &patch, &it), APR_SUCCESS,
+                "events: bob's patch");
+    PK_TEST_STR(user_events(db, p, alice),
+                apr_psprintf(p, "1:item.saved:" I64 ",2:item.saved:" I64 ",3:item.updated:" I64
+                             ",4:item.deleted:" I64, a, c, a, c),
+                "events: alice's seq counts 1, 2, 3, 4 in id order");
+    PK_TEST_STR(user_events(db, p, bob),
+                apr_psprintf(p, "1:item.saved:" I64 ",2:item.updated:" I64, b, b),
+                "events: bob's own seq, unaffected by alice's");
+    PK_TEST_INT(sql_int(db, p, apr_psprintf(p, "SELECT version FROM users WHERE id = " I64,
+                                            alice)), 4,
+                "events: users.version is the last seq");
+
+    /* a tag rename: an event per item carrying the renamed tag, one publish */
+    save(db, p, alice, "https://example.com/d", "x");
+    calls = pub.calls;
+    pub.seen = "";
+    PK_TEST_INT(pk_tags_rename(db, p, alice, "x", "y", &tag), APR_SUCCESS, "events: rename");
+    PK_TEST_INT(pub.calls - calls, 1, "events: the rename publishes once");
+    PK_TEST_OK(strstr(pub.seen, "/6/") && strstr(pub.seen, "/7/") && !strstr(pub.seen, "/8/"),
+               "events: the rename's two events have seq 6 and 7");
+    PK_TEST_OK(strstr(pub.seen, "\"tags\":[\"y\"]") && !strstr(pub.seen, "\"tags\":[\"x\"]"),
+               "events: the items in them carry the new tag name");
+    calls = pub.calls;
+    PK_TEST_INT(pk_tags_delete(db, p, alice, "y"), APR_SUCCESS, "events: delete a tag");
+    PK_TEST_INT(pub.calls - calls, 1, "events: the tag delete publishes once");
+    PK_TEST_STR(sql_list(db, p, apr_psprintf(p, "SELECT seq FROM events WHERE user_id = " I64
+                                                " ORDER BY id", alice)),
+                "1,2,3,4,5,6,7,8,9", "events: no gap in alice's seq");
+
+    /* the engine's completion: item.ready with the article's fields */
+    memset(&claim, 0, sizeof(claim));
+    memset(&res, 0, sizeof(res));
+    {
+        apr_array_header_t *claims = NULL;
+        PK_TEST_INT(pk_task_claim(db, p, "me", 10, pk_db_now_ms() + 60000, &claims),
+                    APR_SUCCESS, "events: claim");
+        for (i = 0; claims && i < claims->nelts; ++i) {
+            if (APR_ARRAY_IDX(claims, i, pk_claim *)->item_id == a)
+                claim = *APR_ARRAY_IDX(claims, i, pk_claim *);
+        }
+    }
+    res.title = "A \"quoted\" title\nwith a line break";
+    res.text = "text";
+    res.html = "<p>html</p>";
+    pub.seen = "";
+    PK_TEST_INT(pk_task_complete(db, p, &claim, "me", &res, &ev_id), APR_SUCCESS,
+                "events: complete a task");
+    PK_TEST_OK(ev_id > 0 && strstr(pub.seen, apr_psprintf(p, "\"type\":\"item.ready\",\"id\":"
+                                                          I64 ",\"event\":" I64, a, ev_id)),
+               "events: item.ready published with the event id complete returned");
+    PK_TEST_OK(strstr(pub.seen, "\"state\":\"ready\"") && !strstr(pub.seen, "\n")
+               && strstr(pub.seen, "\\\"quoted\\\" title\\nwith"),
+               "events: the ready item, escaped on one line");
+
+    /* a transaction that rolls back publishes nothing */
+    calls = pub.calls;
+    PK_TEST_INT(pk_db_begin(db, p), APR_SUCCESS, "events: begin");
+    PK_TEST_INT(pk_event_add(db, p, alice, "item.updated", a, "{}", NULL), APR_SUCCESS,
+                "events: an event inside a transaction");
+    PK_TEST_INT(pub.calls, calls, "events: nothing published before the commit");
+    PK_TEST_OK(pk_db_end(db, p, 0) != APR_SUCCESS, "events: roll back");
+    PK_TEST_INT(pub.calls, calls, "events: a rolled back transaction publishes nothing");
+    PK_TEST_INT(sql_int(db, p, apr_psprintf(p, "SELECT version FROM users WHERE id = " I64,
+                                            alice)), 10,
+                "events: the version bump rolled back with it");
+
+    /* the message of an event without item */
+    memset(&del, 0, sizeof(del));
+    del.id = 42;
+    del.item_id = 7;
+    del.type = "item.deleted";
+    msg = pk_event_message(p, &del, &len);
+    PK_TEST_STR(msg, "{\"type\":\"item.deleted\",\"id\":7,\"event\":42}",
+                "events: item.deleted carries only the id");
+    PK_TEST_INT(len, strlen(msg), "events: message length");
+    del.type = "evil\",\"x";
+    PK_TEST_STR(pk_event_message(p, &del, &len), "{\"type\":\"unknown\",\"id\":7,\"event\":42}",
+                "events: a type that is not a name cannot break the JSON");
+
+    /* replay: the same bytes as published */
+    pub.seen = "";
+    it = NULL;
+    PK_TEST_INT(pk_item_patch_apply(db, p, alice, a, &patch, &it), APR_SUCCESS,
+                "events: another patch");
+    PK_TEST_INT(pk_events_after(db, p, alice, 0, 100, &evs, &version), APR_SUCCESS,
+                "events: read alice's events");
+    PK_TEST_INT(evs ? evs->nelts : -1, 11, "events: all eleven");
+    PK_TEST_INT(version, 11, "events: with the version they add up to");
+    ordered = evs && evs->nelts == 11;
+    for (i = 0; ordered && i < evs->nelts; ++i) {
+        const pk_event *ev = APR_ARRAY_IDX(evs, i, const pk_event *);
+        ordered = ev->seq == i + 1 && ev->user_id == alice
+                  && (i == 0 || ev->id > APR_ARRAY_IDX(evs, i - 1, const pk_event *)->id);
+    }
+    PK_TEST_OK(ordered, "events: oldest first, seq 1..11");
+    if (evs && evs->nelts == 11) {
+        const pk_event *ev = APR_ARRAY_IDX(evs, 10, const pk_event *);
+        PK_TEST_STR(apr_psprintf(p, I64 "/" I64 "/" I64 " %s", alice, ev->seq, ev->id,
+                                 pk_event_message(p, ev, &len)), pub.seen,
+                    "events: the replayed message is byte-identical to the published one");
+    }
+    else {
+        PK_TEST_OK(0, "events: the replayed message is byte-identical to the published one");
+    }
+    PK_TEST_INT(pk_events_after(db, p, alice, 0, 3, &evs, &version), APR_SUCCESS,
+                "events: a page of 3");
+    PK_TEST_INT(evs ? evs->nelts : -1, 3, "events: 3 of them");
+    last = (evs && evs->nelts) ? APR_ARRAY_IDX(evs, evs->nelts - 1, pk_event *)->id : 0;
+    PK_TEST_INT(pk_events_after(db, p, alice, last, 100, &evs, &version), APR_SUCCESS,
+                "events: after the page");
+    PK_TEST_INT(evs ? evs->nelts : -1, 8, "events: the 8 others");
+    last = (evs && evs->nelts) ? APR_ARRAY_IDX(evs, evs->nelts - 1, pk_event *)->id : 0;
+    PK_TEST_INT(pk_events_after(db, p, alice, last, 100, &evs, &version), APR_SUCCESS,
+                "events: after the last one");
+    PK_TEST_INT(evs ? evs->nelts : -1, 0, "events: none");
+    PK_TEST_INT(version, 11, "events: still the version");
+    PK_TEST_INT(pk_events_after(db, p, 999999, 0, 100, &evs, &version), APR_NOTFOUND,
+                "events: an unknown user: APR_NOTFOUND");
+    version = -1;
+    PK_TEST_INT(pk_events_head(db, p, alice, &ev_id, &version), APR_SUCCESS, "events: head");
+    PK_TEST_OK(ev_id == last && version == 11, "events: head is the last event and version");
+    PK_TEST_INT(pk_events_head(db, p, new_user(db, p, "carol"), &ev_id, &version),
+                APR_SUCCESS, "events: head of a user without events");
+    PK_TEST_OK(ev_id == 0 && version == 0, "events: 0 and 0");
+
+    pk_db_set_publisher(NULL, NULL);
+    apr_pool_destroy(p);
+}
+
+/* ------------------------------------------------------------------------------ */
 /* several connections (httpd children)                                             */
 
 #define RACE_N 40
@@ -1697,6 +1907,7 @@ int main(void)
     test_item_delete(p);
     test_tags(p);
     test_transactions(p);
+    test_events(p);
     test_connections(p);
     rc = PK_TEST_DONE();
 

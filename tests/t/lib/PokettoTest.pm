@@ -640,4 +640,165 @@ sub survived_ok {
     return 0;
 }
 
+
+# =====================================================================================
+# ---- live events helpers (t/140-events.t) ----
+# An event stream is read over a socket of its own (HTTP/1.0: the body is not chunked
+# and ends when the server closes it), without blocking the test: sse_pump reads what
+# has arrived, parses it and returns once a condition holds. None of them asserts.
+use IO::Select ();
+
+push @EXPORT, qw(sse_open sse_pump sse_close sse_ids conn_child keep_alive_request
+                 user_id_of event_ids_after);
+
+# sse_open(%o) -> handle: GET /api/events for o{auth} (default alice), with o{query}
+# and o{last_id} (Last-Event-ID), waiting (o{timeout}, 10 s) for the stream's
+# "subscribed" comment: from then on, every event committed reaches it.
+# The handle: {status, head, events => [{id, event, raw, data}], comments, eof}.
+sub sse_open {
+    my %o = @_;
+    my $tok = token_of($o{auth} // 'alice');
+    my $h = { buf => '', events => [], comments => [], eof => 0 };
+    $h->{sock} = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $PORT,
+                                       Timeout => 10) or return $h;
+    my $req = 'GET /api/events' . (defined $o{query} ? "?$o{query}" : '') . " HTTP/1.0\r\n"
+            . "Host: 127.0.0.1:$PORT\r\nAccept: text/event-stream\r\n"
+            . "Authorization: Bearer $tok\r\n";
+    $req .= "Last-Event-ID: $o{last_id}\r\n" if defined $o{last_id};
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite($h->{sock}, "$req\r\n");
+    sse_pump($h, until => sub { grep { /^subscribed$/ } @{ $h->{comments} } },
+             timeout => $o{timeout} // 10);
+    return $h;
+}
+
+sub _sse_parse {
+    my $h = shift;
+    if (!defined $h->{head}) {
+        return unless $h->{buf} =~ s/^(.*?)\r\n\r\n//s;
+        $h->{head} = $1;
+        ($h->{status}) = $h->{head} =~ m{^HTTP/\S+ (\d+)};
+        ($h->{ctype}) = $h->{head} =~ /^Content-Type:\s*([^\r\n]*)/mi;
+    }
+    while ($h->{buf} =~ s/^(.*?)\n\n//s) {
+        my ($block, %f, @data) = ($1);
+        for my $line (split /\n/, $block) {
+            if ($line =~ /^:\s?(.*)$/) { push @{ $h->{comments} }, $1; next }
+            my ($k, $v) = $line =~ /^([^:]*):\s?(.*)$/ or next;
+            if ($k eq 'data') { push @data, $v } else { $f{$k} = $v }
+        }
+        next unless @data;          # retry: and the like
+        my $raw = join "\n", @data;
+        push @{ $h->{events} }, { id => $f{id}, event => $f{event}, raw => $raw,
+                                  data => scalar eval { $JSON->decode($raw) },
+                                  at => Time::HiRes::time() };
+    }
+}
+
+# sse_pump(H, until => CODE, timeout => S) -> whether CODE became true (before EOF
+# or the timeout); reads and parses everything that arrived meanwhile
+sub sse_pump {
+    my ($h, %o) = @_;
+    return 0 unless $h->{sock};
+    my $deadline = Time::HiRes::time() + ($o{timeout} // 10);
+    my $sel = IO::Select->new($h->{sock});
+    while (1) {
+        _sse_parse($h);
+        return 1 if $o{until} && $o{until}->();
+        return 0 if $h->{eof};
+        my $left = $deadline - Time::HiRes::time();
+        return 0 if $left <= 0;
+        next unless $sel->can_read($left > 0.5 ? 0.5 : $left);
+        my $n = sysread($h->{sock}, my $chunk, 65536);
+        if (!$n) {
+            $h->{eof} = 1;
+            $h->{eof_at} = Time::HiRes::time();
+            next;
+        }
+        $h->{buf} .= $chunk;
+    }
+}
+
+sub sse_close {
+    my $h = shift;
+    close $h->{sock} if $h && $h->{sock};
+    $h->{sock} = undef if $h;
+}
+
+sub sse_ids { [ map { $_->{id} } @{ $_[0]{events} } ] }
+
+# a user's id, and the ids of the user's events after AFTER from the database
+sub user_id_of { db_value("SELECT id FROM users WHERE login = '" . shift() . "'") }
+
+sub event_ids_after {
+    my ($user, $after) = @_;
+    return [ map { $_->[0] } db_rows("SELECT id FROM events WHERE user_id = " . ($user + 0)
+                                     . " AND id > " . ($after + 0) . " ORDER BY id") ];
+}
+
+# conn_child(SOCKET) -> the pid of the httpd child that holds the other end of a
+# connection to the test server (from /proc/net/tcp and the children's descriptors),
+# or undef
+sub conn_child {
+    my $sock = shift or return undef;
+    my $cport = $sock->sockport;
+    my $inode;
+    for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+        open(my $fh, '<', $f) or next;
+        while (<$fh>) {
+            my @c = split ' ';
+            next unless @c > 9 && $c[1] =~ /:([0-9A-F]{4})$/i && hex($1) == $PORT;
+            next unless $c[2] =~ /:([0-9A-F]{4})$/i && hex($1) == $cport;
+            $inode = $c[9];
+            last;
+        }
+        last if $inode;
+    }
+    return undef unless $inode;
+    for my $pid (httpd_children()) {
+        opendir(my $d, "/proc/$pid/fd") or next;
+        for my $fd (readdir $d) {
+            my $l = readlink("/proc/$pid/fd/$fd") // next;
+            return $pid if $l eq "socket:[$inode]";
+        }
+    }
+    return undef;
+}
+
+# keep_alive_request(METHOD, PATH, %o) -> (status, decoded body, socket): one HTTP/1.1
+# request on a new connection that stays open (so conn_child can tell who served it);
+# o{auth}, o{json}, o{sock} (reuse that connection)
+sub keep_alive_request {
+    my ($method, $path, %o) = @_;
+    my $s = $o{sock} // IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $PORT,
+                                              Timeout => 10) or return (0, undef, undef);
+    my $body = exists $o{json} ? $JSON->encode($o{json}) : '';
+    my $req = "$method $path HTTP/1.1\r\nHost: 127.0.0.1:$PORT\r\n"
+            . 'Authorization: Bearer ' . token_of($o{auth} // 'alice') . "\r\n"
+            . (length $body ? "Content-Type: application/json\r\n" : '')
+            . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite($s, $req) or return (0, undef, $s);
+    my ($buf, $head) = ('', undef);
+    my $deadline = time + 15;
+    my $sel = IO::Select->new($s);
+    while (time < $deadline) {
+        if (!defined $head && $buf =~ s/^(.*?)\r\n\r\n//s) {
+            $head = $1;
+        }
+        if (defined $head) {
+            my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
+            $len //= 0;
+            if (length $buf >= $len) {
+                my ($code) = $head =~ m{^HTTP/\S+ (\d+)};
+                return ($code, scalar eval { $JSON->decode(substr($buf, 0, $len)) }, $s);
+            }
+        }
+        next unless $sel->can_read(1);
+        my $n = sysread($s, my $chunk, 65536) or last;
+        $buf .= $chunk;
+    }
+    return (0, undef, $s);
+}
+
 1;

@@ -1,0 +1,77 @@
+/* mod_poketto — one open WebSocket (runtime layer): frames over the connection's
+ * filters, the client's JSON messages, the user's events from the bus, pings, the
+ * close handshake.
+ *
+ * Thread mode: the request's worker thread, after the 101, calls pk_wsconn_run(),
+ * which waits in an APR_POLLSET_WAKEABLE pollset on the client socket; the bus
+ * subscription's wake callback calls apr_pollset_wakeup(). Parked mode: the child's I/O
+ * thread (pk_wsio.h) makes the same steps for every parked connection. Either way one
+ * thread alone touches a connection (its filters, pools, bucket allocator).
+ *
+ * Frames are read with ap_get_brigade(c->input_filters, AP_MODE_READBYTES,
+ * APR_NONBLOCK_READ) until nothing is left (a readable socket is not decrypted data
+ * behind mod_ssl, and mod_ssl may hold data the socket no longer shows) and written to
+ * c->output_filters with a flush bucket, so TLS works. Frames for the client wait in a
+ * queue of at most PokettoWsSendBuffer bytes and are written in pieces when the socket
+ * can take them: a client that does not read is dropped when the queue is full, the
+ * bus (and so whoever published) never waits for it.
+ *
+ * Memory: the connection's state lives in a subpool of c->pool, each message (in or
+ * out) in a subpool of that cleared after the message, queued bytes in heap buckets of
+ * c->bucket_alloc freed as they are written.
+ */
+#ifndef PK_WSCONN_H
+#define PK_WSCONN_H
+
+#include <httpd.h>
+#include "mod_poketto.h"
+
+typedef struct pk_wsconn pk_wsconn;
+
+/** Take one of this child's thread-mode places (PokettoWsMaxPerChild); 0 when all are
+ *  taken (answer 503). Give it back with pk_wsconn_slot_put(). */
+int pk_wsconn_slot_take(const pk_ws_conf *conf);
+void pk_wsconn_slot_put(void);
+/** Thread-mode WebSockets open in this child now. */
+int pk_wsconn_open_count(void);
+
+/** Prepare a WebSocket of user_id on c (the upgraded request r) before the 101 is
+ *  sent: state in a subpool of c->pool, the frame reader, a bus subscription to the
+ *  user's events from now on; parked: woken through the I/O thread (pk_wsio.h), else
+ *  through a pollset of its own. APR_EOF when the child is stopping, APR_ENOTIMPL when
+ *  the bus does not run here, other errors from APR; nothing is left on failure. */
+apr_status_t pk_wsconn_create(conn_rec *c, request_rec *r, apr_int64_t user_id,
+                              const pk_ws_conf *conf, int parked, pk_wsconn **ws);
+
+/** Thread mode: hold the WebSocket on the calling thread until it closes (client close,
+ *  protocol error, ping time-out, send queue full, child stopping), then free its state
+ *  (pk_wsconn_end). The connection must not be used for HTTP afterwards (c->keepalive
+ *  is AP_CONN_CLOSE, c->aborted when the client was dropped without a close handshake). */
+void pk_wsconn_run(pk_wsconn *ws);
+
+/** Free a WebSocket that was not opened (the 101 could not be sent). */
+void pk_wsconn_destroy(pk_wsconn *ws);
+
+/* ---- the steps pk_wsconn_run makes, for a thread that holds many (pk_wsio.c) ---- */
+
+/** The WebSocket starts (log, ping timer). */
+void pk_wsconn_begin(pk_wsconn *ws);
+/** One turn: write a piece when writable, read what the filters have when readable,
+ *  queue the bus's messages, a resume's next batch, pings, the stop. Never waits for
+ *  the client. 0 when the WebSocket is over (closed or dropped): call pk_wsconn_end. */
+int pk_wsconn_step(pk_wsconn *ws, int readable, int writable);
+/** Whether bytes wait for the socket to be writable. */
+int pk_wsconn_wants_write(pk_wsconn *ws);
+/** How long until pk_wsconn_step has something to do without an event (a ping, the end
+ *  of the close handshake, a resume another thread reads for). */
+apr_interval_time_t pk_wsconn_timeout(pk_wsconn *ws);
+/** Log the end and free the WebSocket's state (the connection stays). */
+void pk_wsconn_end(pk_wsconn *ws);
+
+conn_rec *pk_wsconn_conn(pk_wsconn *ws);
+request_rec *pk_wsconn_request(pk_wsconn *ws);
+apr_socket_t *pk_wsconn_socket(pk_wsconn *ws);
+/** A pointer the I/O thread keeps its record of the WebSocket in. */
+void **pk_wsconn_io(pk_wsconn *ws);
+
+#endif /* PK_WSCONN_H */
