@@ -149,6 +149,7 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->ring_slots = -1;
     c->slot_size = -1;
     c->event_queue = -1;
+    c->event_relay_ms = PK_BUS_RELAY_AUTO;
     return c;
 }
 
@@ -254,6 +255,7 @@ static void bus_conf_build(server_rec *s, pk_bus_conf *bc)
     bc->slots = (apr_uint32_t)DEF(c->ring_slots, DEF_RING_SLOTS);
     bc->slot_size = (apr_uint32_t)DEF(c->slot_size, DEF_SLOT_SIZE);
     bc->queue = DEF(c->event_queue, DEF_EVENT_QUEUE);
+    bc->relay_ms = c->event_relay_ms;
 }
 
 const pk_dir_conf *pk_conf_get(request_rec *r)
@@ -543,6 +545,27 @@ static const char *set_ws_mode(cmd_parms *cmd, void *dc, const char *arg)
     return err;
 }
 
+static const char *set_event_relay(cmd_parms *cmd, void *dc, const char *arg)
+{
+    pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t v = 0;
+
+    if (err) {
+        /* told as is */
+    }
+    else if (!strcasecmp(arg, "auto")) {
+        c->event_relay_ms = PK_BUS_RELAY_AUTO;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        c->event_relay_ms = 0;
+    }
+    else if (!(err = set_number(cmd, dc, arg, 10, 60000, &v))) {
+        c->event_relay_ms = (int)v;
+    }
+    return err;
+}
+
 static const char *set_srv_string(cmd_parms *cmd, void *dc, const char *arg)
 {
     pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
@@ -681,6 +704,10 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoEventQueue", set_srv_number, (void *)&N_EVENT_QUEUE, RSRC_CONF,
                   "Messages queued for one live-event subscriber; one that falls further "
                   "behind is fed from the events table (default 64)"),
+    AP_INIT_TAKE1("PokettoEventRelay", set_event_relay, NULL, RSRC_CONF,
+                  "How often (ms, 10-60000) each child reads the events table for events "
+                  "other hosts committed, 'off', or 'auto' (default: 500 with pgsql, off "
+                  "with sqlite3)"),
     AP_INIT_TAKE1("PokettoListCache", set_srv_number, (void *)&N_LIST_CACHE, RSRC_CONF,
                   "Rendered item listings each child keeps, valid for one version of a "
                   "user's items (default 512; 0: none)"),

@@ -66,6 +66,7 @@ typedef struct pk_srv_conf {
     int ring_slots;                 /* PokettoEventRingSlots */
     int slot_size;                  /* PokettoEventSlotSize */
     int event_queue;                /* PokettoEventQueue */
+    int event_relay_ms;             /* PokettoEventRelay: -2 auto, 0 off, else ms */
 } pk_srv_conf;
 
 /** How an open WebSocket is held (PokettoWsMode). */

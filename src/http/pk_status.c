@@ -46,9 +46,10 @@ static int status_hook(request_rec *r, int flags)
                    "PokettoBusDelivered: %" APR_UINT64_T_FMT "\nPokettoBusTableReads: %"
                    APR_UINT64_T_FMT "\nPokettoBusGaps: %" APR_UINT64_T_FMT
                    "\nPokettoBusOverruns: %" APR_UINT64_T_FMT "\nPokettoBusOverflows: %"
+                   APR_UINT64_T_FMT "\nPokettoBusRelay: %s\nPokettoBusRelayed: %"
                    APR_UINT64_T_FMT "\n", bs.running ? "running" : "off", bs.ring_head,
                    bs.ring_in_table, bs.subscribers, bs.delivered, bs.table_reads, bs.gaps,
-                   bs.overruns, bs.overflows);
+                   bs.overruns, bs.overflows, bs.relay ? "on" : "off", bs.relayed);
         return OK;
     }
     ap_rputs("<hr />\n<h2>mod_poketto</h2>\n<table>\n", r);
@@ -77,6 +78,8 @@ static int status_hook(request_rec *r, int flags)
                APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT
                "</td></tr>\n", bs.delivered, bs.table_reads, bs.gaps, bs.overruns,
                bs.overflows);
+    ap_rprintf(r, "<tr><th>relay of other hosts' events: rows passed on</th><td>%s: %"
+               APR_UINT64_T_FMT "</td></tr>\n", bs.relay ? "on" : "off", bs.relayed);
     ap_rputs("</table>\n", r);
     return OK;
 }

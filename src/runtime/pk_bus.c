@@ -21,6 +21,7 @@
  * subscription reads again instead (the pump never goes back).
  */
 #include <stdlib.h>
+#include <string.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -52,6 +53,13 @@ APLOG_USE_MODULE(poketto);
 #define RETRY_DELAY apr_time_from_sec(1)
 /* reads of the table per connection the sync thread takes */
 #define SYNC_BATCH 32
+/* the relay: rows per read of the table, reads per pass, and how many ids below the
+ * newest it read it reads again (ids are taken at insert, so a transaction with a smaller
+ * id can commit after one with a larger; a row missed all the same is found by the seq
+ * gap it leaves, at the user's next event) */
+#define RELAY_BATCH 256
+#define RELAY_READS 8
+#define RELAY_OVERLAP 32
 
 /* ---- the parent's: kept across generations ---- */
 
@@ -65,6 +73,7 @@ typedef struct retained {
 
 static retained *ret;               /* this generation's view (post_config) */
 static int queue_len = 64;          /* PokettoEventQueue of this generation */
+static int relay_ms = PK_BUS_RELAY_AUTO; /* PokettoEventRelay of this generation */
 
 /* ---- a child's ---- */
 
@@ -125,6 +134,10 @@ struct bus {
     apr_size_t buflen;
     int cap;
     apr_uint64_t delivered, table_reads, gaps, overruns, overflows;
+    apr_interval_time_t relay_every;/* 0: no relay (sync thread only) */
+    apr_time_t relay_next;
+    apr_int64_t relay_seen;         /* newest event id the relay read; -1 before its first */
+    apr_uint64_t relayed;           /* events it handed to deliver() */
 };
 
 static bus *the_bus;                /* NULL when the bus does not run in this child */
@@ -471,6 +484,96 @@ static void *APR_THREAD_FUNC pump_loop(apr_thread_t *thread, void *baton)
     return NULL;
 }
 
+/* ---- the relay (sync thread): events other hosts committed ---- */
+
+/* One pass: the newest event id; if it moved, the rows after what was read (less the
+ * overlap) go to deliver() as the pump's records do. Events this host committed come
+ * through the ring as well: deliver() drops what a subscription has (ids, seqs). */
+static void relay_pass(bus *b, pk_db *db, apr_pool_t *p)
+{
+    apr_array_header_t *events;
+    const pk_event *ev;
+    apr_int64_t max_id = 0, from;
+    pk_ring_rec rec;
+    int i, reads, watched, relayed = 0;
+
+    if (APR_SUCCESS != pk_events_max_id(db, p, &max_id)) {
+        return;
+    }
+    apr_thread_mutex_lock(b->mutex);
+    watched = b->nsubs > 0;
+    apr_thread_mutex_unlock(b->mutex);
+    if (b->relay_seen < 0 || !watched || max_id < b->relay_seen) {
+        /* first pass, or nobody to tell: subscriptions start from the table */
+        b->relay_seen = max_id;
+        return;
+    }
+    for (reads = 0; max_id > b->relay_seen && reads < RELAY_READS; ++reads) {
+        from = b->relay_seen - RELAY_OVERLAP;
+        if (APR_SUCCESS != pk_events_since(db, p, from > 0 ? from : 0, RELAY_BATCH, &events)
+            || events->nelts == 0) {
+            break;
+        }
+        for (i = 0; i < events->nelts; ++i) {
+            ev = APR_ARRAY_IDX(events, i, const pk_event *);
+            if (ev->id > b->relay_seen) {
+                b->relay_seen = ev->id;
+            }
+            if (ev->seq <= 0 || !user_watched(b, ev->user_id)) {
+                continue;
+            }
+            memset(&rec, 0, sizeof(rec));
+            rec.user_id = ev->user_id;
+            rec.event_id = ev->id;
+            rec.seq = ev->seq;
+            rec.type = ev->type;
+            rec.data = pk_event_message(p, ev, &rec.len);
+            deliver(b, &rec);
+            ++relayed;
+        }
+        if (events->nelts < RELAY_BATCH) {
+            b->relay_seen = max_id > b->relay_seen ? max_id : b->relay_seen;
+            break;
+        }
+    }
+    apr_thread_mutex_lock(b->mutex);
+    b->relayed += relayed;
+    apr_thread_mutex_unlock(b->mutex);
+}
+
+/* How long the sync thread may sleep: to the relay's next pass, at most WAIT_SLICE. */
+static apr_interval_time_t relay_wait(const bus *b)
+{
+    apr_interval_time_t w = b->relay_every ? b->relay_next - apr_time_now() : WAIT_SLICE;
+
+    return w <= 0 ? 1 : (w > WAIT_SLICE ? WAIT_SLICE : w);
+}
+
+/* The relay's turn, when due: one connection, and the first pass tells whether the
+ * database needs it (auto: not for SQLite, which one host alone uses). */
+static void relay_turn(bus *b, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    pk_db *db;
+
+    if (!b->relay_every || now < b->relay_next) {
+        return;
+    }
+    b->relay_next = now + b->relay_every;
+    if (!(db = pk_dbd_open(p, b->s))) {
+        return;
+    }
+    if (relay_ms == PK_BUS_RELAY_AUTO && db->dialect == PK_DIALECT_SQLITE) {
+        b->relay_every = 0;
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, b->s, APLOGNO(10810)
+                     "event bus: SQLite, one host: no relay of other hosts' events");
+    }
+    else {
+        relay_pass(b, db, p);
+    }
+    pk_dbd_close(b->s, db);
+}
+
 static void *APR_THREAD_FUNC sync_loop(apr_thread_t *thread, void *baton)
 {
     bus *b = baton;
@@ -487,8 +590,12 @@ static void *APR_THREAD_FUNC sync_loop(apr_thread_t *thread, void *baton)
         apr_thread_mutex_lock(b->mutex);
         pending = b->sync_first != NULL;
         apr_thread_mutex_unlock(b->mutex);
+        if (b->relay_every) {
+            apr_pool_clear(ip);
+            relay_turn(b, ip);
+        }
         if (!pending) {
-            pk_futex_wait(&b->sync_word, word, WAIT_SLICE, 0);
+            pk_futex_wait(&b->sync_word, word, relay_wait(b), 0);
             continue;
         }
         apr_pool_clear(ip);
@@ -573,6 +680,7 @@ apr_status_t pk_bus_post_config(apr_pool_t *pconf, server_rec *s, const pk_bus_c
     apr_size_t size = pk_ring_bytes(conf->slots, conf->slot_size);
 
     queue_len = conf->queue;
+    relay_ms = conf->relay_ms;
     if (!r) {
         r = ap_retained_data_create(RETAINED_KEY, sizeof(*r));
     }
@@ -657,6 +765,9 @@ apr_status_t pk_bus_child_init(apr_pool_t *pchild, server_rec *s)
     b = apr_pcalloc(pchild, sizeof(*b));
     b->s = s;
     b->cap = queue_len > 0 ? queue_len : 64;
+    b->relay_every = apr_time_from_msec(relay_ms == PK_BUS_RELAY_AUTO ? PK_BUS_RELAY_AUTO_MS
+                                        : relay_ms > 0 ? relay_ms : 0);
+    b->relay_seen = -1;
     b->wmutex = ret->mutex;
     b->users = apr_hash_make(pchild);
     if (APR_SUCCESS != (rv = pk_ring_attach(pchild, apr_shm_baseaddr_get(ret->shm), ret->size,
@@ -940,6 +1051,8 @@ void pk_bus_stats_get(pk_bus_stats *st)
     st->gaps = b->gaps;
     st->overruns = b->overruns;
     st->overflows = b->overflows;
+    st->relayed = b->relayed;
+    st->relay = b->relay_every != 0;
     apr_thread_mutex_unlock(b->mutex);
 }
 

@@ -19,6 +19,11 @@
  * message was too big for a slot, and when its queue is full. Ids of a user grow in
  * commit order (pk_events.h), so delivery is in id order, without gap or duplicate.
  *
+ * Several hosts. Events another host committed never pass through this host's ring: each
+ * child's sync thread, while the child has subscribers, polls the table's newest id every
+ * PokettoEventRelay and hands new rows to deliver() like ring records (its own host's
+ * events among them are dropped there by id and seq).
+ *
  * Memory. A message is made once per child (malloc, reference-counted) and shared by
  * the queues of every subscriber it goes to; next() copies it into the caller's pool
  * and drops the reference. A queue holds at most PokettoEventQueue messages: a consumer
@@ -52,7 +57,12 @@ typedef struct pk_bus_conf {
     apr_uint32_t slots;             /* PokettoEventRingSlots */
     apr_uint32_t slot_size;         /* PokettoEventSlotSize: bytes, header included */
     int queue;                      /* PokettoEventQueue: messages per subscription */
+    int relay_ms;                   /* PokettoEventRelay: ms, 0 off, PK_BUS_RELAY_AUTO */
 } pk_bus_conf;
+
+/** relay_ms: every PK_BUS_RELAY_AUTO_MS with PostgreSQL, off with SQLite (one host). */
+#define PK_BUS_RELAY_AUTO (-2)
+#define PK_BUS_RELAY_AUTO_MS 500
 
 /* ---- life cycle (the glue calls these) ---- */
 
@@ -150,6 +160,8 @@ typedef struct pk_bus_stats {
     apr_uint64_t delivered;         /* messages queued for subscribers, this child */
     apr_uint64_t table_reads;       /* reads of the events table, this child */
     apr_uint64_t gaps, overruns, overflows;
+    int relay;                      /* this child reads other hosts' events */
+    apr_uint64_t relayed;           /* rows of the table its relay passed on */
 } pk_bus_stats;
 
 void pk_bus_stats_get(pk_bus_stats *st);

@@ -19,6 +19,11 @@ const pk_stmt_def pk_events_statements[] = {
     { "pk_events_head",
       "SELECT u.version, (SELECT MAX(e.id) FROM events e WHERE e.user_id = u.id)"
       " FROM users u WHERE u.id = %lld", NULL },
+    /* the relay of events other hosts committed */
+    { "pk_events_max_id", "SELECT COALESCE(MAX(id), 0) FROM events", NULL },
+    { "pk_events_since",
+      "SELECT id, user_id, seq, type, item_id, data FROM events WHERE id > %lld"
+      " ORDER BY id LIMIT %d", NULL },
     { NULL, NULL, NULL }
 };
 
@@ -125,5 +130,41 @@ apr_status_t pk_events_head(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
 
     *version = (rv == APR_SUCCESS) ? pk_db_int(db, row, 0) : 0;
     *last_id = (rv == APR_SUCCESS) ? pk_db_int(db, row, 1) : 0;
+    return rv;
+}
+
+apr_status_t pk_events_max_id(pk_db *db, apr_pool_t *p, apr_int64_t *max_id)
+{
+    apr_dbd_row_t *row;
+    apr_status_t rv = pk_db_one(db, p, "pk_events_max_id", &row, NULL);
+
+    *max_id = (rv == APR_SUCCESS) ? pk_db_int(db, row, 0) : 0;
+    return rv;
+}
+
+apr_status_t pk_events_since(pk_db *db, apr_pool_t *p, apr_int64_t after_id, int max,
+                             apr_array_header_t **events)
+{
+    const void *args[] = { &after_id, &max };
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    apr_status_t rv;
+    pk_event *ev;
+
+    *events = apr_array_make(p, max > 0 ? max : 1, sizeof(pk_event *));
+    if (APR_SUCCESS != (rv = pk_db_select(db, p, "pk_events_since", &res, args))) {
+        goto leave;
+    }
+    for (row = NULL; (row = pk_db_next(db, p, res, row));) {
+        ev = apr_pcalloc(p, sizeof(*ev));
+        ev->id = pk_db_int(db, row, 0);
+        ev->user_id = pk_db_int(db, row, 1);
+        ev->seq = pk_db_int(db, row, 2);
+        ev->type = pk_db_str(db, p, row, 3);
+        ev->item_id = pk_db_int(db, row, 4);
+        ev->data = pk_db_str(db, p, row, 5);
+        APR_ARRAY_PUSH(*events, pk_event *) = ev;
+    }
+leave:
     return rv;
 }

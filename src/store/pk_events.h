@@ -56,4 +56,12 @@ apr_status_t pk_events_after(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
 apr_status_t pk_events_head(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
                             apr_int64_t *last_id, apr_int64_t *version);
 
+/** The newest event id of all users (0 when the log is empty). */
+apr_status_t pk_events_max_id(pk_db *db, apr_pool_t *p, apr_int64_t *max_id);
+
+/** Up to max events of every user with ids above after_id, in id order (pk_event* from
+ *  p): what the relay reads of events committed by other hosts. */
+apr_status_t pk_events_since(pk_db *db, apr_pool_t *p, apr_int64_t after_id, int max,
+                             apr_array_header_t **events);
+
 #endif /* PK_EVENTS_H */

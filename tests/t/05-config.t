@@ -52,7 +52,7 @@ SKIP: {
             'PokettoVideoHosts default peertube.example.org',
             'PokettoFetchAllow 10.20.0.0/16 fd00:1::/64', 'PokettoFetchDeny 10.20.9.0/24',
             'PokettoTaskRetries 0', 'PokettoEngine Off',
-            'PokettoEventRingSlots 4096', 'PokettoEventSlotSize 2048', 'PokettoEventQueue 128',
+            'PokettoEventRingSlots 4096', 'PokettoEventSlotSize 2048', 'PokettoEventQueue 128', 'PokettoEventRelay 1000',
             'PokettoSseHeartbeat 30', 'PokettoLongPollMaxWait 0', 'Mutex default');
         is($rc, 0, 'good: exit status 0') or diag($out);
         like($out, qr/Syntax OK/, 'good: Syntax OK');
@@ -78,6 +78,8 @@ SKIP: {
         [ 'PokettoMaxBodySize -5', qr/PokettoMaxBodySize takes a whole number/ ],
         [ 'PokettoEventRingSlots 8', qr/PokettoEventRingSlots takes a whole number from 16 to 1048576, not '8'/ ],
         [ 'PokettoEventSlotSize 100', qr/PokettoEventSlotSize takes a whole number from 256 to 65536, not '100'/ ],
+        [ 'PokettoEventRelay 5', qr/PokettoEventRelay takes a whole number from 10 to 60000, not '5'/ ],
+        [ 'PokettoEventRelay sometimes', qr/PokettoEventRelay takes a whole number .* not 'sometimes'/ ],
         [ 'PokettoEventQueue lots', qr/PokettoEventQueue takes a whole number .* not 'lots'/ ],
         [ 'PokettoSseHeartbeat 0', qr/PokettoSseHeartbeat takes a whole number from 1 to 3600, not '0'/ ],
         [ 'PokettoLongPollMaxWait -1', qr/PokettoLongPollMaxWait takes a whole number/ ],

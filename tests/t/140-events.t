@@ -12,7 +12,10 @@
 #     PokettoLongPollMaxWait (3 here); bad parameters are 400 problems;
 #   * another user's events never leak;
 #   * a burst from concurrent writer processes arrives complete, in id order, once;
-#   * heartbeats; a graceful restart ends an open stream at once.
+#   * heartbeats; a graceful restart ends an open stream at once;
+#   * an event another host committed (a row written to the table with sqlite3/psql, not
+#     through this server's bus) reaches an open stream through the relay
+#     (PokettoEventRelay 200), once, in order with the events around it.
 # The database is the reference: what a stream must show is read from the events table.
 use strict;
 use warnings;
@@ -99,6 +102,39 @@ section 'an event reaches a stream held by another child' => sub {
 };
 
 my ($ready_id, $failed_id, $kinds_from, @kind_events);
+section 'an event committed by another host reaches an open stream (relay)' => sub {
+    my $h = sse_open();
+    is($h->{status}, 200, 'stream: 200');
+    # a local save first: once its event is on the stream, the subscription is live
+    my $iid = saved_settled("https://example.com/$u/relay-before");
+    ok(sse_pump($h, timeout => 10, until => sub {
+        grep { ($_->{data}{id} // 0) == $iid } @{ $h->{events} } }),
+       'a local event arrives first');
+    # what pk_event_add does, in one transaction of another writer: bump the user's
+    # version (the event's seq), insert the row
+    my $title = "written by another host $u";
+    my $ms = int(time * 1000);
+    db_rows("BEGIN; UPDATE users SET version = version + 1 WHERE id = $ALICE; "
+            . "INSERT INTO events (user_id, type, item_id, created_ms, data, seq) VALUES "
+            . "($ALICE, 'item.updated', $iid, $ms, '{\"id\":$iid,\"title\":\"$title\"}', "
+            . "(SELECT version FROM users WHERE id = $ALICE)); COMMIT;");
+    my $foreign = last_event_id($ALICE);
+    my $t0 = time;
+    my $got = sse_pump($h, timeout => 10, until => sub {
+        grep { $_->{id} == $foreign } @{ $h->{events} } });
+    ok($got, "the row written outside the server (event $foreign) reaches the stream");
+    my @seen = grep { $_->{id} == $foreign } @{ $h->{events} };
+    note(sprintf 'relayed after %.0f ms', (@seen ? $seen[0]{at} - $t0 : 0) * 1000);
+    is(scalar @seen, 1, 'once');
+    is(@seen ? $seen[0]{event} : '', 'item.updated', 'as item.updated');
+    is(@seen ? $seen[0]{data}{item}{title} // '' : '', $title, 'with the data of the row');
+    # and the stream goes on: the next local event follows, nothing missed
+    my $next = saved_settled("https://example.com/$u/relay-after");
+    my ($ids, $want) = settle_stream($h, $ALICE, $foreign - 1, 10);
+    is("@$ids", "@$want", 'the stream holds exactly the events of the table from there, in order');
+    sse_close($h);
+};
+
 section 'every kind of event, in order, in the documented format' => sub {
     $kinds_from = last_event_id($ALICE);
     my $h = sse_open();

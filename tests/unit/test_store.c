@@ -1444,11 +1444,11 @@ static void test_events(apr_pool_t *parent)
     pk_claim claim;
     pk_task_result res;
     apr_array_header_t *evs = NULL;
-    apr_int64_t alice, bob, a, b, c, version = -1, last = -1, ev_id = 0;
+    apr_int64_t alice, bob, a, b, c, version = -1, last = -1, ev_id = 0, max_id = 0;
     const char *msg, *want;
     apr_size_t len = 0;
     pk_event del;
-    int calls, i, ordered;
+    int calls, i, n, ordered;
 
     apr_pool_create(&p, parent);
     db = open_db(p, "events.db");
@@ -1607,6 +1607,27 @@ static void test_events(apr_pool_t *parent)
     PK_TEST_INT(pk_events_head(db, p, new_user(db, p, "carol"), &ev_id, &version),
                 APR_SUCCESS, "events: head of a user without events");
     PK_TEST_OK(ev_id == 0 && version == 0, "events: 0 and 0");
+
+    /* the relay's reads: every user's events by id */
+    PK_TEST_INT(pk_events_max_id(db, p, &max_id), APR_SUCCESS, "relay: newest id");
+    PK_TEST_OK(max_id >= last, "relay: at least alice's last");
+    PK_TEST_INT(pk_events_since(db, p, 0, 1000, &evs), APR_SUCCESS, "relay: all events");
+    ordered = evs && evs->nelts >= 11
+              && APR_ARRAY_IDX(evs, evs->nelts - 1, const pk_event *)->id == max_id;
+    for (i = 1; ordered && i < evs->nelts; ++i) {
+        ordered = APR_ARRAY_IDX(evs, i, const pk_event *)->id
+                  > APR_ARRAY_IDX(evs, i - 1, const pk_event *)->id;
+    }
+    PK_TEST_OK(ordered, "relay: in id order, up to the newest");
+    for (i = 0, n = 0; evs && i < evs->nelts; ++i) {
+        const pk_event *ev = APR_ARRAY_IDX(evs, i, const pk_event *);
+        n += ev->user_id == alice && ev->seq > 0 && ev->type && ev->item_id > 0;
+    }
+    PK_TEST_INT(n, 11, "relay: alice's eleven, with user, seq, type and item");
+    PK_TEST_INT(pk_events_since(db, p, 0, 3, &evs), APR_SUCCESS, "relay: a batch of 3");
+    PK_TEST_INT(evs ? evs->nelts : -1, 3, "relay: 3 of them");
+    PK_TEST_INT(pk_events_since(db, p, max_id, 100, &evs), APR_SUCCESS, "relay: after the newest");
+    PK_TEST_INT(evs ? evs->nelts : -1, 0, "relay: none");
 
     pk_db_set_publisher(NULL, NULL);
     apr_pool_destroy(p);
