@@ -436,6 +436,7 @@ static void *APR_THREAD_FUNC pump_loop(apr_thread_t *thread, void *baton)
     apr_status_t rv;
     int idle;
 
+    pk_threads_name("pk-bus-pump");
     while (!apr_atomic_read32(&b->stopping)) {
         apr_thread_mutex_lock(b->mutex);
         if (b->nsubs == 0) {
@@ -583,6 +584,7 @@ static void *APR_THREAD_FUNC sync_loop(apr_thread_t *thread, void *baton)
     pk_db *db;
     int pending, n, did, failed;
 
+    pk_threads_name("pk-bus-sync");
     apr_pool_create(&ip, b->tpool);
     apr_pool_tag(ip, "poketto_bus_sync");
     while (!apr_atomic_read32(&b->stopping)) {

@@ -259,6 +259,9 @@ static void *APR_THREAD_FUNC extract_job(apr_thread_t *thread, void *baton)
     pk_task_result *res = NULL;
     pk_db *db;
 
+    if (thread) {                   /* a thread of the pool (not the fetch thread's fallback) */
+        pk_threads_name("pk-extract");
+    }
     if (j->outcome == PK_FETCH_OK) {
         res = extract(j);
     }
@@ -532,6 +535,7 @@ static void *APR_THREAD_FUNC fetch_loop(apr_thread_t *thread, void *baton)
     apr_pool_t *ip = NULL;
     int running = 0, n, want;
 
+    pk_threads_name("pk-fetch");
     apr_pool_create(&ip, eng->pool);
     apr_pool_tag(ip, "poketto_fetch_iteration");
     while (!apr_atomic_read32(&eng->stopping)) {

@@ -1,4 +1,5 @@
 /* mod_poketto — memory for the module's own threads; see pk_threads.h. */
+#include <pthread.h>
 #include <apr_allocator.h>
 #include <apr_thread_mutex.h>
 
@@ -28,4 +29,13 @@ apr_status_t pk_threads_pool(apr_pool_t **pool, const char *tag)
     apr_allocator_mutex_set(alloc, mutex);
 leave:
     return rv;
+}
+
+void pk_threads_name(const char *name)
+{
+#if defined(__linux__) && defined(_GNU_SOURCE)
+    pthread_setname_np(pthread_self(), name);
+#else
+    (void)name;
+#endif
 }

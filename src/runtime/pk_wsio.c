@@ -9,6 +9,7 @@
 #include <apr_thread_mutex.h>
 
 #include "pk_wsconn.h"
+#include "pk_threads.h"
 #include "pk_wsio.h"
 
 APLOG_USE_MODULE(poketto);
@@ -88,19 +89,26 @@ void pk_wsio_park(conn_rec *c)
     apr_pollset_wakeup(io->pollset);
 }
 
+/* One event of a user with many connections wakes them all in a row, under the bus's
+ * lock: the thread is woken (a write to the pollset's pipe) only by the first that finds
+ * the list empty; it takes the whole list when it wakes. */
 void pk_wsio_wake(void *baton)
 {
     pk_wsconn *ws = baton;
+    int first = 0;
     rec *x;
 
     apr_thread_mutex_lock(io->mutex);
     x = *pk_wsconn_io(ws);          /* NULL until the thread took it: it steps it then */
     if (x && !x->in_woken && !x->ended) {
         x->in_woken = 1;
+        first = io->woken->nelts == 0;
         APR_ARRAY_PUSH(io->woken, rec *) = x;
     }
     apr_thread_mutex_unlock(io->mutex);
-    apr_pollset_wakeup(io->pollset);
+    if (first) {
+        apr_pollset_wakeup(io->pollset);
+    }
 }
 
 static void poll_on(rec *x, int in, int out)
@@ -265,6 +273,7 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
     apr_status_t rv;
     rec *x;
 
+    pk_threads_name("pk-ws-io");
     while (1) {
         if (apr_atomic_read32(&io->stop) && !stop_at) {
             stop_at = apr_time_now() + STOP_GRACE;
