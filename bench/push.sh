@@ -46,6 +46,10 @@
 #   ENGINE=Off        PokettoEngine (On: item.ready follows each save, more messages)
 #   FLASK=0           1: run the Flask peer's own `bench.py push --push-n 1000` (gunicorn
 #                     -w 1 --threads 8; ~3 min) and add its table; 0 quotes its RESULTS.md
+#   CLIENT=c          the connections' client: c (bench/pushclient.c, epoll, a few us of CPU
+#                     per message: the figures are the server's) or node (pushbench.js with
+#                     npm ws, 35-40 us per message here: on two shared cores the client's
+#                     own time is then most of the latency at large N)
 #   SKIP_BUILD=1      use build/ as it is (no make)
 #   PEER_DIR=…        the Flask peer (default ../shared/peers/flask beside the checkout)
 #   REPORT=FILE       also write the report to FILE
@@ -73,6 +77,7 @@ CONNECT_CAP=${CONNECT_CAP:-180}
 DELIVER_CAP=${DELIVER_CAP:-60}
 TIME_CAP=${TIME_CAP:-1800}
 ENGINE=${ENGINE:-Off}
+CLIENT=${CLIENT:-c}
 FLASK=${FLASK:-0}
 PEER_DIR=${PEER_DIR:-"$ROOT/../shared/peers/flask"}
 REPORT=${REPORT:-}
@@ -113,6 +118,13 @@ NOFILE=$(ulimit -n)
     || die "CLIENT_CONNS=$CLIENT_CONNS does not fit the descriptor limit ($NOFILE)"
 
 make_tmp poketto-pushbench run db conf clients
+case "$CLIENT" in
+    c)    cc -std=gnu99 -O2 -Wall -Wextra -Werror -o "$TMP/pushclient" "$BENCH/pushclient.c" \
+              -ljansson || die "cannot build bench/pushclient.c"
+          CLIENT_CMD=("$TMP/pushclient") ;;
+    node) CLIENT_CMD=(node --max-old-space-size=4096 "$HELPER") ;;
+    *)    die "CLIENT is c or node, not '$CLIENT'" ;;
+esac
 httpd_conf_extras "$TMP/conf/extra.conf"
 DATE_START=$(date -u '+%Y-%m-%d %H:%M')
 LOAD_BEFORE=$(loadavg)
@@ -235,7 +247,7 @@ run_one() {
         per=$(( n / procs + (i <= n % procs ? 1 : 0) ))
         cfg="{\"kind\":\"$kind\",\"urls\":$urls,\"n\":$per,\"token\":\"$TOKEN\",\"conc\":$CONC,"
         cfg="$cfg\"expect\":$EVENTS,\"ready\":\"$TMP/clients/$name-$i.ready\",\"out\":\"$TMP/clients/$name-$i.out\"}"
-        spawn "$TMP/logs/$name-client-$i.log" node --max-old-space-size=4096 "$HELPER" client "$cfg"
+        spawn "$TMP/logs/$name-client-$i.log" "${CLIENT_CMD[@]}" client "$cfg"
         CLIENT_PIDS="$CLIENT_PIDS $SPAWNED"
         outs="$outs,\"$TMP/clients/$name-$i.out\""
         readys="$readys,\"$TMP/clients/$name-$i.ready\""
@@ -357,7 +369,11 @@ LOAD_AFTER=$(loadavg)
     machine_line "$DATE_START UTC" "$LOAD_BEFORE" "$LOAD_AFTER"
     echo
     apache_line "event MPM"
-    echo "- node $(node --version), ws $(node -p "require('$NODE_DIR/node_modules/ws/package.json').version")"
+    if [ "$CLIENT" = c ]; then
+        echo "- clients: bench/pushclient.c (C, epoll, one thread per process)"
+    else
+        echo "- clients: node $(node --version), ws $(node -p "require('$NODE_DIR/node_modules/ws/package.json').version")"
+    fi
     echo "- Each run: a fresh server, ONE user, N connections over $ADDRS loopback addresses,"
     echo "  $EVENTS saves (POST /api/items with html) $GAP_MS ms apart; latency on CLOCK_MONOTONIC,"
     echo "  from the POST's 202 (lower bound of commit→receipt) and from its send (upper bound)."

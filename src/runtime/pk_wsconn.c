@@ -39,8 +39,10 @@ struct pk_wsconn {
     const pk_ws_conf *conf;
     apr_int64_t user_id;
     apr_pool_t *pool;               /* subpool of c->pool: everything below */
-    apr_pool_t *msg_pool;           /* one message at a time, cleared after it */
-    apr_pool_t *sub_pool;           /* the bus subscription (cleared on resume) */
+    apr_pool_t *msg_pool;           /* one message at a time: made when one comes, gone
+                                     * after it (scratch / scratch_done) */
+    apr_pool_t *sub_pool;           /* a resume's subscription (cleared at the next one);
+                                     * the first lives in pool */
     apr_socket_t *sock;
     apr_pollset_t *pollset;
     apr_pollfd_t pfd;
@@ -107,6 +109,25 @@ static void drop(pk_wsconn *ws, const char *why)
     }
 }
 
+/* The pool of the message at hand, made when first needed. */
+static apr_pool_t *scratch(pk_wsconn *ws)
+{
+    if (!ws->msg_pool) {
+        apr_pool_create(&ws->msg_pool, ws->pool);
+        apr_pool_tag(ws->msg_pool, "poketto_ws_msg");
+    }
+    return ws->msg_pool;
+}
+
+/* Done with the message: an idle connection keeps no pool for the next one. */
+static void scratch_done(pk_wsconn *ws)
+{
+    if (ws->msg_pool) {
+        apr_pool_destroy(ws->msg_pool);
+        ws->msg_pool = NULL;
+    }
+}
+
 /* ---- the queue of bytes for the client ---- */
 
 static void queue_bytes(pk_wsconn *ws, const void *data, apr_size_t len)
@@ -148,7 +169,7 @@ static void queue_close(pk_wsconn *ws, int code, const char *reason)
     if (ws->close_sent || ws->dropped) {
         return;
     }
-    if (APR_SUCCESS == pk_ws_close_frame(ws->msg_pool, code, reason, &frame, &len)) {
+    if (APR_SUCCESS == pk_ws_close_frame(scratch(ws), code, reason, &frame, &len)) {
         queue_bytes(ws, frame, len);
     }
     ws->close_sent = 1;
@@ -159,7 +180,7 @@ static void queue_close(pk_wsconn *ws, int code, const char *reason)
 static void queue_json(pk_wsconn *ws, json_t *j)
 {
     apr_size_t len = 0;
-    const char *text = pk_json_dump(ws->msg_pool, j, JSON_COMPACT, &len);
+    const char *text = pk_json_dump(scratch(ws), j, JSON_COMPACT, &len);
 
     json_decref(j);
     if (text) {
@@ -211,12 +232,20 @@ leave:
 
 static apr_status_t subscribe(pk_wsconn *ws, apr_int64_t after)
 {
+    int first = !ws->sub && !ws->sub_pool;
+
     if (ws->sub) {
         pk_bus_unsubscribe(ws->sub);
         ws->sub = NULL;
     }
-    apr_pool_clear(ws->sub_pool);
-    return pk_bus_subscribe(ws->sub_pool, ws->user_id, after,
+    if (!first) {
+        if (!ws->sub_pool) {
+            apr_pool_create(&ws->sub_pool, ws->pool);
+            apr_pool_tag(ws->sub_pool, "poketto_ws_sub");
+        }
+        apr_pool_clear(ws->sub_pool);
+    }
+    return pk_bus_subscribe(first ? ws->pool : ws->sub_pool, ws->user_id, after,
                             ws->parked ? pk_wsio_wake : wake, ws, &ws->sub);
 }
 
@@ -237,7 +266,7 @@ static int drain_bus(pk_wsconn *ws, int pace)
     int empty = 0;
 
     while (!ws->done && !(pace && ws->out_len > ws->conf->send_buffer / 2)) {
-        rv = pk_bus_next(ws->sub, ws->msg_pool, &m);
+        rv = pk_bus_next(ws->sub, scratch(ws), &m);
         if (rv == APR_EOF) {
             going_away(ws);
             break;
@@ -251,9 +280,9 @@ static int drain_bus(pk_wsconn *ws, int pace)
                       ws->user_id);
         queue_frame(ws, PK_WS_OP_TEXT, m.json, m.len);
         ++ws->msgs_out;
-        apr_pool_clear(ws->msg_pool);
+        scratch_done(ws);
     }
-    apr_pool_clear(ws->msg_pool);
+    scratch_done(ws);
     return empty;
 }
 
@@ -340,7 +369,7 @@ static void on_text(pk_wsconn *ws, const char *data, apr_size_t len)
 
     ++ws->msgs_in;
     if (!j) {
-        queue_error(ws, apr_psprintf(ws->msg_pool, "the message is not JSON: %s", err.text));
+        queue_error(ws, apr_psprintf(scratch(ws), "the message is not JSON: %s", err.text));
         goto leave;
     }
     if (!json_is_object(j) || !(type = pk_json_str(j, "type"))) {
@@ -360,7 +389,7 @@ static void on_text(pk_wsconn *ws, const char *data, apr_size_t len)
         }
     }
     else {
-        queue_error(ws, apr_psprintf(ws->msg_pool, "unknown message type \"%.64s\"; "
+        queue_error(ws, apr_psprintf(scratch(ws), "unknown message type \"%.64s\"; "
                                      "known: \"resume\", \"ping\"", type));
     }
 leave:
@@ -415,7 +444,7 @@ static void on_frame(pk_wsconn *ws, pk_ws_result res, const pk_ws_message *m)
     default:
         break;
     }
-    apr_pool_clear(ws->msg_pool);
+    scratch_done(ws);
 }
 
 /* Whether frames of the client still matter: until its close, a protocol error or the
@@ -503,10 +532,12 @@ apr_status_t pk_wsconn_create(conn_rec *c, request_rec *r, apr_int64_t user_id,
     ws->user_id = user_id;
     ws->pool = pool;
     ws->parked = parked;
-    apr_pool_create(&ws->msg_pool, pool);
-    apr_pool_tag(ws->msg_pool, "poketto_ws_msg");
-    apr_pool_create(&ws->sub_pool, pool);
-    apr_pool_tag(ws->sub_pool, "poketto_ws_sub");
+    if (parked) {
+        /* c->pool's allocator is this connection's own (event MPM), and the connection's
+         * pool is destroyed, not recycled, when the WebSocket ends: let it hand the nodes
+         * of scratch pools back to malloc rather than keep one per idle connection */
+        apr_allocator_max_free_set(apr_pool_allocator_get(c->pool), 1);
+    }
     if (!(ws->sock = ap_get_conn_socket(c))) {
         rv = APR_ENOTSOCK;
         goto leave;
