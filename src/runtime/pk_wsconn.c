@@ -41,6 +41,7 @@ struct pk_wsconn {
     apr_pool_t *pool;               /* subpool of c->pool: everything below */
     apr_pool_t *msg_pool;           /* one message at a time: made when one comes, gone
                                      * after it (scratch / scratch_done) */
+    apr_pool_t *shared_scratch;     /* parked: the I/O thread's pool for messages */
     apr_pool_t *sub_pool;           /* a resume's subscription (cleared at the next one);
                                      * the first lives in pool */
     apr_socket_t *sock;
@@ -109,9 +110,13 @@ static void drop(pk_wsconn *ws, const char *why)
     }
 }
 
-/* The pool of the message at hand, made when first needed. */
+/* The pool of the message at hand: the parked I/O thread's, or one of the connection's
+ * own made when first needed. */
 static apr_pool_t *scratch(pk_wsconn *ws)
 {
+    if (ws->shared_scratch) {
+        return ws->shared_scratch;
+    }
     if (!ws->msg_pool) {
         apr_pool_create(&ws->msg_pool, ws->pool);
         apr_pool_tag(ws->msg_pool, "poketto_ws_msg");
@@ -122,7 +127,10 @@ static apr_pool_t *scratch(pk_wsconn *ws)
 /* Done with the message: an idle connection keeps no pool for the next one. */
 static void scratch_done(pk_wsconn *ws)
 {
-    if (ws->msg_pool) {
+    if (ws->shared_scratch) {
+        apr_pool_clear(ws->shared_scratch);
+    }
+    else if (ws->msg_pool) {
         apr_pool_destroy(ws->msg_pool);
         ws->msg_pool = NULL;
     }
@@ -266,6 +274,10 @@ static int drain_bus(pk_wsconn *ws, int pace)
     int empty = 0;
 
     while (!ws->done && !(pace && ws->out_len > ws->conf->send_buffer / 2)) {
+        if (!pk_bus_pending(ws->sub)) {
+            empty = 1;              /* (the sweep steps every connection: no pool for it) */
+            break;
+        }
         rv = pk_bus_next(ws->sub, scratch(ws), &m);
         if (rv == APR_EOF) {
             going_away(ws);
@@ -532,12 +544,6 @@ apr_status_t pk_wsconn_create(conn_rec *c, request_rec *r, apr_int64_t user_id,
     ws->user_id = user_id;
     ws->pool = pool;
     ws->parked = parked;
-    if (parked) {
-        /* c->pool's allocator is this connection's own (event MPM), and the connection's
-         * pool is destroyed, not recycled, when the WebSocket ends: let it hand the nodes
-         * of scratch pools back to malloc rather than keep one per idle connection */
-        apr_allocator_max_free_set(apr_pool_allocator_get(c->pool), 1);
-    }
     if (!(ws->sock = ap_get_conn_socket(c))) {
         rv = APR_ENOTSOCK;
         goto leave;
@@ -571,6 +577,15 @@ void pk_wsconn_destroy(pk_wsconn *ws)
     }
     apr_brigade_cleanup(ws->out);   /* the buckets' memory goes back to the allocator */
     apr_pool_destroy(ws->pool);
+}
+
+void pk_wsconn_set_scratch(pk_wsconn *ws, apr_pool_t *p)
+{
+    if (ws->msg_pool) {
+        apr_pool_destroy(ws->msg_pool);
+        ws->msg_pool = NULL;
+    }
+    ws->shared_scratch = p;
 }
 
 conn_rec *pk_wsconn_conn(pk_wsconn *ws)

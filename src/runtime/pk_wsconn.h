@@ -68,6 +68,11 @@ apr_interval_time_t pk_wsconn_timeout(pk_wsconn *ws);
 /** Log the end and free the WebSocket's state (the connection stays). */
 void pk_wsconn_end(pk_wsconn *ws);
 
+/** Parked: the pool of messages is p, the I/O thread's, cleared after each message (one
+ *  thread steps every parked connection, one at a time), instead of one of the
+ *  connection's own: an idle parked connection holds no memory for messages. */
+void pk_wsconn_set_scratch(pk_wsconn *ws, apr_pool_t *p);
+
 conn_rec *pk_wsconn_conn(pk_wsconn *ws);
 request_rec *pk_wsconn_request(pk_wsconn *ws);
 apr_socket_t *pk_wsconn_socket(pk_wsconn *ws);

@@ -52,6 +52,7 @@ typedef struct wsio {
     apr_array_header_t *woken;      /* rec*: woken by the bus (mutex) */
     apr_array_header_t *all;        /* rec*: held (I/O thread only) */
     apr_array_header_t *batch, *wbatch, *ending;    /* the thread's scratch */
+    apr_pool_t *scratch;            /* the thread's: every parked connection's messages */
     apr_thread_t *thread;
     volatile apr_uint32_t stop;
     volatile apr_uint32_t count;
@@ -239,6 +240,7 @@ static void adopt(pk_wsconn *ws)
     apr_thread_mutex_unlock(io->mutex);
     x->index = io->all->nelts;
     APR_ARRAY_PUSH(io->all, rec *) = x;
+    pk_wsconn_set_scratch(ws, io->scratch);
     pk_wsconn_begin(ws);
     step(x, 1, 0);                  /* frames right behind the handshake, bus messages */
 }
@@ -274,6 +276,8 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
     rec *x;
 
     pk_threads_name("pk-ws-io");
+    apr_pool_create_unmanaged_ex(&io->scratch, NULL, NULL);
+    apr_pool_tag(io->scratch, "poketto_wsio_messages");
     while (1) {
         if (apr_atomic_read32(&io->stop) && !stop_at) {
             stop_at = apr_time_now() + STOP_GRACE;
@@ -345,6 +349,8 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
         }
         io->ending->nelts = 0;
     }
+    apr_pool_destroy(io->scratch);
+    io->scratch = NULL;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, io->s, APLOGNO(10863)
                  "WebSocket I/O thread stopped");
     return NULL;
