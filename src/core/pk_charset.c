@@ -7,6 +7,7 @@
 #include <apr_xlate.h>
 
 #include "pk_charset.h"
+#include "pk_utf8.h"
 
 /* ------------------------------------------------------------------------- */
 /* Encodings and their labels (WHATWG Encoding Standard, "Names and labels").  */
@@ -208,52 +209,6 @@ const char *pk_charset_canonical(const char *label)
 /* ------------------------------------------------------------------------- */
 /* UTF-8 validation.                                                          */
 
-/* Length of the valid UTF-8 sequence at s (n bytes available): 1..4, or 0 when the
- * bytes there are not a valid sequence; *bad gets the length of the maximal
- * subpart to replace by one U+FFFD (at least 1). */
-static apr_size_t utf8_seq(const unsigned char *s, apr_size_t n, apr_size_t *bad)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    apr_size_t need, i, len = 0;
-
-    *bad = 1;
-    if (c < 0x80)
-        need = 1;
-    else if (c >= 0xC2 && c <= 0xDF)
-        need = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    }
-    else
-        need = 0;
-    if (need == 1)
-        len = 1;
-    else if (need > 0) {
-        for (i = 1; i < need; ++i) {
-            if (i >= n || s[i] < lo || s[i] > hi)
-                break;
-            lo = 0x80;
-            hi = 0xBF;
-        }
-        if (i == need)
-            len = need;
-        else
-            *bad = i;
-    }
-    return len;
-}
-
 /* Eight ASCII bytes at s, none of them NUL (when nul is set)? */
 static int ascii8(const unsigned char *s, int nul)
 {
@@ -262,27 +217,6 @@ static int ascii8(const unsigned char *s, int nul)
     memcpy(&x, s, 8);
     return !(x & 0x8080808080808080ULL)
            && (!nul || !((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL));
-}
-
-apr_size_t pk_utf8_valid_prefix(const char *s, apr_size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    apr_size_t i = 0, k, bad;
-
-    while (i < len) {
-        if (u[i] < 0x80) {
-            if (i + 8 <= len && ascii8(u + i, 0))
-                i += 8;
-            else
-                ++i;
-            continue;
-        }
-        k = utf8_seq(u + i, len - i, &bad);
-        if (k == 0)
-            break;
-        i += k;
-    }
-    return i;
 }
 
 /* One pass over UTF-8 input: without out, count the output size (invalid sequences
@@ -313,7 +247,7 @@ static apr_size_t utf8_repair(const unsigned char *s, apr_size_t len, char *out,
             ++i;
             continue;
         }
-        k = utf8_seq(s + i, len - i, &bad);
+        k = pk_utf8_seq(s + i, len - i, &bad);
         if (k > 0) {
             if (out)
                 memcpy(out + o, s + i, k);

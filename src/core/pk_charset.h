@@ -57,8 +57,4 @@ const char *pk_charset_canonical(const char *label);
  *  values may be quoted or not), as the raw label copied into p, or NULL if none. */
 const char *pk_charset_sniff_meta(apr_pool_t *p, const char *bytes, apr_size_t len);
 
-/** Length of the longest prefix of s[0..len) that is valid UTF-8 (no overlong forms,
- *  no surrogates, nothing above U+10FFFF). Equals len when all of s is valid. */
-apr_size_t pk_utf8_valid_prefix(const char *s, apr_size_t len);
-
 #endif /* PK_CHARSET_H */

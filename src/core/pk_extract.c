@@ -37,6 +37,7 @@
 #include "pk_charset.h"
 #include "pk_extract.h"
 #include "pk_sanitize.h"
+#include "pk_utf8.h"
 
 /* ========================================================================= */
 /* Buffers                                                                    */

@@ -111,3 +111,49 @@ int pk_utf8_valid(const void *buf, apr_size_t len)
 
     return pk_utf8_feed(&st, buf, len) == PK_UTF8_OK && pk_utf8_complete(&st);
 }
+
+apr_size_t pk_utf8_valid_prefix(const char *buf, apr_size_t len)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    unsigned int s = ACC;
+    apr_size_t i = 0, boundary = 0;
+    apr_uint64_t w;
+
+    while (i < len) {
+        if (s == ACC) {
+            boundary = i;
+            if (i + 8 <= len) {
+                memcpy(&w, b + i, 8);
+                if (!(w & APR_UINT64_C(0x8080808080808080))) {
+                    i += 8;
+                    continue;
+                }
+            }
+        }
+        if ((s = next_state[s][byte_class[b[i]]]) == REJ) {
+            break;
+        }
+        ++i;
+    }
+    return s == ACC ? i : boundary;
+}
+
+apr_size_t pk_utf8_seq(const void *buf, apr_size_t n, apr_size_t *bad)
+{
+    const unsigned char *b = buf;
+    unsigned int s = ACC;
+    apr_size_t i;
+
+    for (i = 0; i < n; ++i) {
+        s = next_state[s][byte_class[b[i]]];
+        if (s == ACC) {
+            *bad = 0;
+            return i + 1;
+        }
+        if (s == REJ) {
+            break;                  /* byte i cannot continue: it starts the next try */
+        }
+    }
+    *bad = i ? i : 1;               /* (i == n: cut short by the end of the input) */
+    return 0;
+}

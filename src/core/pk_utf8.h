@@ -43,4 +43,14 @@ int pk_utf8_complete(const pk_utf8_state *st);
 /** Whether buf[0..len) as a whole is valid UTF-8 (init + feed + complete). */
 int pk_utf8_valid(const void *buf, apr_size_t len);
 
+/** Length of the longest prefix of s[0..len) that is valid UTF-8 and ends between code
+ *  points (a sequence cut off at the end does not count). Equals len when all of s is
+ *  valid. */
+apr_size_t pk_utf8_valid_prefix(const char *s, apr_size_t len);
+
+/** The UTF-8 sequence at s (n > 0 bytes available): its length (1 to 4) when it is one
+ *  valid code point; else 0, and *bad is the length of its maximal subpart (Unicode
+ *  3.9, WHATWG "decode"): the bytes one U+FFFD replaces, at least 1. */
+apr_size_t pk_utf8_seq(const void *s, apr_size_t n, apr_size_t *bad);
+
 #endif /* PK_UTF8_H */

@@ -22,6 +22,7 @@
 
 #include "pk_charset.h"
 #include "pk_extract.h"
+#include "pk_utf8.h"
 #include "pk_sanitize.h"
 #include "fuzz_common.h"
 

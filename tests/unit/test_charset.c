@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 
 #include "pk_charset.h"
+#include "pk_utf8.h"
 #include "pk_test.h"
 
 /* Convert a byte string (with explicit length) and check the result. */

@@ -1,5 +1,6 @@
 /* test_utf8.c - unit tests of pk_utf8.c (TAP). */
 
+#include <stdio.h>
 #include <string.h>
 
 #include <apr_general.h>
@@ -270,6 +271,60 @@ int main(void)
         PK_TEST_OK(pk_utf8_valid(buf, sizeof(buf)), "euro at the end of an ASCII run");
         PK_TEST_OK(!pk_utf8_valid(buf, sizeof(buf) - 1), "same, cut inside the euro");
     }
+
+    /* pk_utf8_seq: maximal subparts, as Unicode 3.9 Table 3-8 replaces them:
+     * 61 | F1 80 80 | E1 80 | C2 | 62 | 80 | 63 | 80 | BF | 64 -> a, 3 x FFFD, b, ... */
+    {
+        static const unsigned char t38[] = { 0x61, 0xF1, 0x80, 0x80, 0xE1, 0x80, 0xC2,
+                                             0x62, 0x80, 0x63, 0x80, 0xBF, 0x64 };
+        static const char *want = "1 !3 !2 !1 1 !1 1 !1 !1 1";
+        char got[128] = "";
+        apr_size_t at = 0, k, bad, used = 0;
+        while (at < sizeof(t38) && used + 8 < sizeof(got)) {
+            k = pk_utf8_seq(t38 + at, sizeof(t38) - at, &bad);
+            used += (apr_size_t)snprintf(got + used, sizeof(got) - used, "%s%s%lu",
+                                         used ? " " : "", k ? "" : "!",
+                                         (unsigned long)(k ? k : bad));
+            at += k ? k : bad;
+        }
+        PK_TEST_STR(got, want, "seq: the maximal subparts of Unicode's Table 3-8");
+    }
+    PK_TEST_OK(pk_utf8_seq("\xE2\x82\xAC", 3, &a) == 3, "seq: a euro is 3 bytes");
+    PK_TEST_OK(pk_utf8_seq("\xE2\x82", 2, &a) == 0 && a == 2, "seq: cut by the end: bad 2");
+    PK_TEST_OK(pk_utf8_seq("\xE0\x80\x80", 3, &a) == 0 && a == 1, "seq: overlong E0 80: bad 1");
+    PK_TEST_OK(pk_utf8_seq("\xED\xA0\x80", 3, &a) == 0 && a == 1, "seq: surrogate ED A0: bad 1");
+    PK_TEST_OK(pk_utf8_seq("\xF4\x90\x80\x80", 4, &a) == 0 && a == 1, "seq: above U+10FFFF: bad 1");
+    PK_TEST_OK(pk_utf8_seq("\xF0\x9F\x98\x80", 4, &a) == 4, "seq: U+1F600 is 4 bytes");
+    PK_TEST_OK(pk_utf8_seq("\xFF", 1, &a) == 0 && a == 1, "seq: FF: bad 1");
+
+    /* pk_utf8_valid_prefix agrees with the automaton on every prefix of random input */
+    {
+        unsigned char buf[40];
+        apr_size_t n, k, want_len;
+        unsigned int seed = 12345;
+        int ok = 1;
+        pk_utf8_state st;
+        for (n = 0; n < 20000 && ok; ++n) {
+            for (k = 0; k < sizeof(buf); ++k) {
+                seed = seed * 1103515245u + 12345u;
+                /* mostly valid text: ASCII, continuation bytes and leads */
+                buf[k] = (unsigned char)((seed >> 16) % 4 == 0 ? 'a' : (seed >> 8) & 0xff);
+            }
+            /* the longest prefix that is complete valid UTF-8 */
+            for (want_len = sizeof(buf); ; --want_len) {
+                pk_utf8_init(&st);
+                if (pk_utf8_feed(&st, buf, want_len) == PK_UTF8_OK && pk_utf8_complete(&st))
+                    break;
+            }
+            ok = pk_utf8_valid_prefix((const char *)buf, sizeof(buf)) == want_len;
+        }
+        PK_TEST_OK(ok, "valid_prefix: the longest valid prefix, on 20000 random inputs");
+    }
+    PK_TEST_INT(pk_utf8_valid_prefix("ab\xc3\xa9\xff", 5), 4, "valid_prefix stops at FF");
+    PK_TEST_INT(pk_utf8_valid_prefix("ab\xc3", 3), 2, "valid_prefix stops at a cut sequence");
+    PK_TEST_INT(pk_utf8_valid_prefix("", 0), 0, "valid_prefix of nothing");
+    PK_TEST_INT(pk_utf8_valid_prefix("0123456789abcdef\xe2\x82\xac", 19), 19,
+                "valid_prefix over an ASCII run and a euro");
 
     rc = PK_TEST_DONE();
     apr_pool_destroy(p);
