@@ -29,29 +29,19 @@ section 'graceful restarts while pages wait for extraction' => sub {
     my $html = '<!doctype html><html><head><title>Queued For Extraction</title></head><body>'
              . "<article>$para</article></body></html>";
     my $port = port();
-    my @kids;
-    for my $c (1 .. 4) {
-        pipe(my $r, my $w) or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if ($pid == 0) {
-            close $r;
-            fresh_connections();
-            my @ids;
-            for my $i (1 .. 12) {
-                my ($res, $item) = save_item('alice', "http://127.0.0.1:$port/origin/none?$u-q$c-$i",
-                                             html => $html);
-                # (a request on a kept-alive connection the restart closes fails in LWP,
-                # not in the server: only answered saves are followed)
-                push @ids, (task_of($res) // 0) . ':' . ($item ? $item->{id} : 0)
-                    if $res->code == 202;
-            }
-            print $w "@ids\n";
-            close $w;
-            POSIX::_exit(0);
+    my $kids = fork_clients(4, sub {
+        my $c = shift;
+        my @ids;
+        for my $i (1 .. 12) {
+            my ($res, $item) = save_item('alice', "http://127.0.0.1:$port/origin/none?$u-q$c-$i",
+                                         html => $html);
+            # (a request on a kept-alive connection the restart closes fails in LWP,
+            # not in the server: only answered saves are followed)
+            push @ids, (task_of($res) // 0) . ':' . ($item ? $item->{id} : 0)
+                if $res->code == 202;
         }
-        close $w;
-        push @kids, [ $pid, $r ];
-    }
+        return "@ids";
+    });
     my $parent = httpd_parent_pid();
     sleep 0.5;
     for (1 .. 3) {                         # while the saves come in
@@ -60,14 +50,10 @@ section 'graceful restarts while pages wait for extraction' => sub {
     }
     my $alive = survived_ok('extraction queue');
     my (@tids, @iids);
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        for (split ' ', (<$fh> // '')) {
-            my ($t, $i) = split /:/;
-            push @tids, $t;
-            push @iids, $i;
-        }
-        waitpid($k->[0], 0);
+    for (map { split ' ' } join_clients($kids)) {
+        my ($t, $i) = split /:/;
+        push @tids, $t;
+        push @iids, $i;
     }
     return unless $alive;
     ok(@tids >= 24, 'extraction queue: most saves were answered (' . scalar(@tids) . ' of 48)');
@@ -94,38 +80,22 @@ section 'items deleted while the engine completes them' => sub {
     my $port = port();
     my $log = t_logs_dir() . '/error_log';
     my $from = -s $log // 0;
-    my @kids;
-    for my $c (1 .. 3) {
-        pipe(my $r, my $w) or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if ($pid == 0) {
-            close $r;
-            fresh_connections();
-            my @codes;
-            for my $i (1 .. 15) {
-                # one that fails at once (refused address), one that is fetched and extracted
-                my $url = $i % 2 ? "http://127.0.0.2:$port/origin/article.html?$u-del$c-$i"
-                                 : "http://127.0.0.1:$port/origin/article.html?$u-del$c-$i";
-                my ($res, $item) = save_item('alice', $url);
-                my $id = $item ? $item->{id} : 0;
-                # let the engine get going on some of them
-                Time::HiRes::sleep(0.01 * ($i % 4));
-                my $del = req(DELETE => "/api/items/$id", auth => 'alice');
-                push @codes, $res->code . '/' . $del->code;
-            }
-            print $w join(' ', @codes), "\n";
-            close $w;
-            POSIX::_exit(0);
+    my @codes = map { split ' ' } join_clients(fork_clients(3, sub {
+        my $c = shift;
+        my @codes;
+        for my $i (1 .. 15) {
+            # one that fails at once (refused address), one that is fetched and extracted
+            my $url = $i % 2 ? "http://127.0.0.2:$port/origin/article.html?$u-del$c-$i"
+                             : "http://127.0.0.1:$port/origin/article.html?$u-del$c-$i";
+            my ($res, $item) = save_item('alice', $url);
+            my $id = $item ? $item->{id} : 0;
+            # let the engine get going on some of them
+            Time::HiRes::sleep(0.01 * ($i % 4));
+            my $del = req(DELETE => "/api/items/$id", auth => 'alice');
+            push @codes, $res->code . '/' . $del->code;
         }
-        close $w;
-        push @kids, [ $pid, $r ];
-    }
-    my @codes;
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        push @codes, split ' ', (<$fh> // '');
-        waitpid($k->[0], 0);
-    }
+        return join(' ', @codes);
+    }));
     is(scalar @codes, 45, 'delete race: 45 save + delete pairs ran');
     my @bad = grep { $_ ne '202/204' } @codes;
     ok(!@bad, 'delete race: every save 202 and every delete 204') or diag("  got: @bad");

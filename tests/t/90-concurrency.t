@@ -14,34 +14,7 @@ my $u = uniq('conc');
 my $tag = "$u-t";
 
 # run CODE(i) in CLIENTS processes at the same instant; returns their output lines
-sub in_parallel {
-    my $code = shift;
-    my $start = time + 0.5;
-    my @pipes;
-    for my $i (1 .. CLIENTS) {
-        pipe(my $r, my $w) or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if (!$pid) {
-            close $r;
-            fresh_connections();
-            sleep($start - time) if $start > time;
-            my @out = eval { $code->($i) };
-            @out = ("died $@") if $@;
-            print $w "$_\n" for @out;
-            close $w;
-            POSIX::_exit(0);
-        }
-        close $w;
-        push @pipes, [ $pid, $r ];
-    }
-    my @lines;
-    for my $p (@pipes) {
-        my $fh = $p->[1];
-        push @lines, map { chomp; $_ } <$fh>;
-        waitpid $p->[0], 0;
-    }
-    return @lines;
-}
+sub in_parallel { join_clients(fork_clients(CLIENTS, shift, start_at => time + 0.5)) }
 require POSIX;
 
 section 'distinct URLs in parallel' => sub {

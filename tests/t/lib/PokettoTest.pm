@@ -27,7 +27,7 @@ our @EXPORT = qw(
     base port req json_of jenc problem_ok json_ok status_is
     token_of login save_item get_item item_ids list_all list_ids snapshot unchanged_ok
     uniq iso_ok is_bool_val json_type header_list raw_http location_id esc section
-    fresh_connections user_view settle new_ua
+    fresh_connections user_view settle new_ua fork_clients join_clients
 );
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
@@ -344,6 +344,46 @@ sub section {
     my ($name, $code) = @_;
     my $ok = eval { $code->(); 1 };
     Test::More::ok(0, "$name: died: $@") unless $ok;
+}
+
+# fork_clients(N, CODE, %o) -> a handle: N processes, each with fresh connections, run
+# CODE->(i) (i = 1..N) and send back the lines it returns (an exception becomes the line
+# "died ..."). o{start_at}: a time (Time::HiRes) at which all of them begin, so that they
+# run at the same instant. join_clients(HANDLE) -> every line of every process, in
+# process order, once all have ended.
+sub fork_clients {
+    my ($n, $code, %o) = @_;
+    my @kids;
+    for my $i (1 .. $n) {
+        pipe(my $r, my $w) or die "pipe: $!";
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $r;
+            fresh_connections();
+            my $wait = ($o{start_at} // 0) - Time::HiRes::time();
+            Time::HiRes::sleep($wait) if $wait > 0;
+            my @out = eval { $code->($i) };
+            @out = ("died $@") if $@;
+            print $w "$_\n" for @out;
+            close $w;
+            POSIX::_exit(0);
+        }
+        close $w;
+        push @kids, [ $pid, $r ];
+    }
+    return \@kids;
+}
+
+sub join_clients {
+    my $kids = shift;
+    my @lines;
+    for my $k (@$kids) {
+        my $fh = $k->[1];
+        push @lines, map { chomp; $_ } <$fh>;
+        close $fh;
+        waitpid($k->[0], 0);
+    }
+    return @lines;
 }
 
 # =====================================================================================
