@@ -22,7 +22,7 @@ const pk_stmt_def pk_events_statements[] = {
     /* the relay of events other hosts committed */
     { "pk_events_max_id", "SELECT COALESCE(MAX(id), 0) FROM events", NULL },
     { "pk_events_since",
-      "SELECT id, user_id, seq, type, item_id, data FROM events WHERE id > %lld"
+      "SELECT user_id, id, seq, type, item_id, data FROM events WHERE id > %lld"
       " ORDER BY id LIMIT %d", NULL },
     { NULL, NULL, NULL }
 };
@@ -84,6 +84,20 @@ const char *pk_event_message(apr_pool_t *p, const pk_event *ev, apr_size_t *len)
     return msg;
 }
 
+/* The event in columns 1 to 5 of row (id, seq, type, item_id, data), of user_id. */
+static pk_event *event_of(pk_db *db, apr_pool_t *p, apr_dbd_row_t *row, apr_int64_t user_id)
+{
+    pk_event *ev = apr_pcalloc(p, sizeof(*ev));
+
+    ev->user_id = user_id;
+    ev->id = pk_db_int(db, row, 1);
+    ev->seq = pk_db_int(db, row, 2);
+    ev->type = pk_db_str(db, p, row, 3);
+    ev->item_id = pk_db_int(db, row, 4);
+    ev->data = pk_db_str(db, p, row, 5);
+    return ev;
+}
+
 apr_status_t pk_events_after(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
                              apr_int64_t after_id, int max, apr_array_header_t **events,
                              apr_int64_t *version)
@@ -92,7 +106,6 @@ apr_status_t pk_events_after(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     apr_status_t rv;
-    pk_event *ev;
     int rows = 0;
 
     *events = apr_array_make(p, max > 0 ? max : 1, sizeof(pk_event *));
@@ -105,14 +118,7 @@ apr_status_t pk_events_after(pk_db *db, apr_pool_t *p, apr_int64_t user_id,
         if (!pk_db_str(db, p, row, 1)) {
             continue;               /* the user has no event after after_id */
         }
-        ev = apr_pcalloc(p, sizeof(*ev));
-        ev->user_id = user_id;
-        ev->id = pk_db_int(db, row, 1);
-        ev->seq = pk_db_int(db, row, 2);
-        ev->type = pk_db_str(db, p, row, 3);
-        ev->item_id = pk_db_int(db, row, 4);
-        ev->data = pk_db_str(db, p, row, 5);
-        APR_ARRAY_PUSH(*events, pk_event *) = ev;
+        APR_ARRAY_PUSH(*events, pk_event *) = event_of(db, p, row, user_id);
     }
     if (rows == 0) {
         rv = APR_NOTFOUND;
@@ -149,21 +155,13 @@ apr_status_t pk_events_since(pk_db *db, apr_pool_t *p, apr_int64_t after_id, int
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     apr_status_t rv;
-    pk_event *ev;
 
     *events = apr_array_make(p, max > 0 ? max : 1, sizeof(pk_event *));
     if (APR_SUCCESS != (rv = pk_db_select(db, p, "pk_events_since", &res, args))) {
         goto leave;
     }
     for (row = NULL; (row = pk_db_next(db, p, res, row));) {
-        ev = apr_pcalloc(p, sizeof(*ev));
-        ev->id = pk_db_int(db, row, 0);
-        ev->user_id = pk_db_int(db, row, 1);
-        ev->seq = pk_db_int(db, row, 2);
-        ev->type = pk_db_str(db, p, row, 3);
-        ev->item_id = pk_db_int(db, row, 4);
-        ev->data = pk_db_str(db, p, row, 5);
-        APR_ARRAY_PUSH(*events, pk_event *) = ev;
+        APR_ARRAY_PUSH(*events, pk_event *) = event_of(db, p, row, pk_db_int(db, row, 0));
     }
 leave:
     return rv;
