@@ -4,7 +4,7 @@
 set -eu
 PKGS="apache2 apache2-dev libapr1-dev libaprutil1-dev libaprutil1-dbd-sqlite3
       libaprutil1-dbd-pgsql libsqlite3-dev libjansson-dev libcurl4-openssl-dev libxml2-dev libcmark-dev
-      libapache2-mod-perl2 libwww-perl libjson-pp-perl sqlite3 postgresql gdb valgrind gcc make
+      libapache2-mod-perl2 libwww-perl libjson-pp-perl libio-socket-ssl-perl openssl sqlite3 postgresql gdb valgrind gcc make
       ca-certificates clang-14 libclang-rt-14-dev python3-websockets"
 missing=""
 for p in $PKGS; do

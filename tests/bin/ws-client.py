@@ -2,7 +2,10 @@
 """A WebSocket client for the tests (Debian's python3-websockets, asyncio client).
 
     ws-client.py URL [--header 'Name: value']... [--origin O] [--send JSON]...
-                 [--count N] [--timeout S] [--close CODE] [--until-close]
+                 [--count N] [--timeout S] [--close CODE] [--until-close] [--cafile CA]
+
+A wss:// URL is verified against --cafile (the chain only: the test CA's server
+certificate names the servername, not the address connected to).
 
 Prints one line per step, flushed, for the test to read:
     REFUSED <status>          the handshake was answered with <status>, not 101
@@ -18,6 +21,7 @@ after N messages arrived (for a resume after the first ones).
 """
 import argparse
 import asyncio
+import ssl
 import sys
 
 import websockets
@@ -33,10 +37,14 @@ async def main(a):
     for h in a.header:
         name, _, value = h.partition(':')
         headers.append((name.strip(), value.strip()))
+    tls = None
+    if a.url.startswith('wss://'):
+        tls = ssl.create_default_context(cafile=a.cafile)
+        tls.check_hostname = False
     try:
         ws = await websockets.connect(a.url, extra_headers=headers, origin=a.origin,
                                       compression=None, open_timeout=a.timeout,
-                                      ping_interval=None, max_size=2 ** 22)
+                                      ping_interval=None, max_size=2 ** 22, ssl=tls)
     except wse.InvalidStatusCode as e:
         say('REFUSED', e.status_code)
         return
@@ -86,4 +94,5 @@ if __name__ == '__main__':
     p.add_argument('--close', type=int, default=1000)
     p.add_argument('--until-close', action='store_true')
     p.add_argument('--delay', type=float, default=0)
+    p.add_argument('--cafile')
     sys.exit(asyncio.run(main(p.parse_args())))
