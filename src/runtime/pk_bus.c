@@ -485,6 +485,18 @@ static void *APR_THREAD_FUNC pump_loop(apr_thread_t *thread, void *baton)
     return NULL;
 }
 
+/* The ring's record of a committed event, its message made in p (the publisher's and
+ * the relay's). */
+static void rec_of(pk_ring_rec *rec, const pk_event *ev, apr_pool_t *p)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->user_id = ev->user_id;
+    rec->event_id = ev->id;
+    rec->seq = ev->seq;
+    rec->type = ev->type;
+    rec->data = pk_event_message(p, ev, &rec->len);
+}
+
 /* ---- the relay (sync thread): events other hosts committed ---- */
 
 /* One pass: the newest event id; if it moved, the rows after what was read (less the
@@ -523,12 +535,7 @@ static void relay_pass(bus *b, pk_db *db, apr_pool_t *p)
             if (ev->seq <= 0 || !user_watched(b, ev->user_id)) {
                 continue;
             }
-            memset(&rec, 0, sizeof(rec));
-            rec.user_id = ev->user_id;
-            rec.event_id = ev->id;
-            rec.seq = ev->seq;
-            rec.type = ev->type;
-            rec.data = pk_event_message(p, ev, &rec.len);
+            rec_of(&rec, ev, p);
             deliver(b, &rec);
             ++relayed;
         }
@@ -636,18 +643,14 @@ static void *APR_THREAD_FUNC sync_loop(apr_thread_t *thread, void *baton)
 static void publish(void *baton, const apr_array_header_t *events, apr_pool_t *p)
 {
     bus *b = baton;
-    pk_ring_rec *recs = apr_pcalloc(p, sizeof(*recs) * events->nelts);
+    pk_ring_rec *recs = apr_palloc(p, sizeof(*recs) * events->nelts);
     const pk_event *ev;
     apr_status_t rv;
     int i;
 
     for (i = 0; i < events->nelts; ++i) {
         ev = APR_ARRAY_IDX(events, i, const pk_event *);
-        recs[i].user_id = ev->user_id;
-        recs[i].event_id = ev->id;
-        recs[i].seq = ev->seq;
-        recs[i].type = ev->type;
-        recs[i].data = pk_event_message(p, ev, &recs[i].len);
+        rec_of(&recs[i], ev, p);
     }
     if (APR_SUCCESS != (rv = apr_global_mutex_lock(b->wmutex))) {
         /* committed all the same: subscribers find them in the table at their user's

@@ -38,7 +38,9 @@ struct pk_wsconn {
     conn_rec *c;
     const pk_ws_conf *conf;
     apr_int64_t user_id;
-    apr_pool_t *pool;               /* subpool of c->pool: everything below */
+    apr_pool_t *pool;               /* everything below: a subpool of c->pool, or
+                                     * c->pool itself when parked (the I/O thread
+                                     * destroys it at the end) */
     apr_pool_t *msg_pool;           /* one message at a time: made when one comes, gone
                                      * after it (scratch / scratch_done) */
     apr_pool_t *shared_scratch;     /* parked: the I/O thread's pool for messages */
@@ -273,11 +275,10 @@ static int drain_bus(pk_wsconn *ws, int pace)
     apr_status_t rv;
     int empty = 0;
 
+    if (!pk_bus_pending(ws->sub)) {
+        return 1;                   /* (the sweep steps every connection: no pool for it) */
+    }
     while (!ws->done && !(pace && ws->out_len > ws->conf->send_buffer / 2)) {
-        if (!pk_bus_pending(ws->sub)) {
-            empty = 1;              /* (the sweep steps every connection: no pool for it) */
-            break;
-        }
         rv = pk_bus_next(ws->sub, scratch(ws), &m);
         if (rv == APR_EOF) {
             going_away(ws);
@@ -292,7 +293,7 @@ static int drain_bus(pk_wsconn *ws, int pace)
                       ws->user_id);
         queue_frame(ws, PK_WS_OP_TEXT, m.json, m.len);
         ++ws->msgs_out;
-        scratch_done(ws);
+        apr_pool_clear(scratch(ws));  /* (the frame has its own copy) */
     }
     scratch_done(ws);
     return empty;
@@ -587,10 +588,7 @@ void pk_wsconn_destroy(pk_wsconn *ws)
         apr_pool_destroy(ws->pool);
     }
     else {                          /* parked: c->pool goes after the lingering close */
-        if (ws->msg_pool) {
-            apr_pool_destroy(ws->msg_pool);
-            ws->msg_pool = NULL;
-        }
+        scratch_done(ws);
         if (ws->sub_pool) {
             apr_pool_destroy(ws->sub_pool);
             ws->sub_pool = NULL;
@@ -600,10 +598,7 @@ void pk_wsconn_destroy(pk_wsconn *ws)
 
 void pk_wsconn_set_scratch(pk_wsconn *ws, apr_pool_t *p)
 {
-    if (ws->msg_pool) {
-        apr_pool_destroy(ws->msg_pool);
-        ws->msg_pool = NULL;
-    }
+    scratch_done(ws);               /* (a pool of its own, made before, goes) */
     ws->shared_scratch = p;
 }
 
