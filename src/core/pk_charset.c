@@ -207,16 +207,16 @@ const char *pk_charset_canonical(const char *label)
 }
 
 /* ------------------------------------------------------------------------- */
-/* UTF-8 validation.                                                          */
+/* UTF-8 repair (validation itself is pk_utf8.c).                            */
 
-/* Eight ASCII bytes at s, none of them NUL (when nul is set)? */
-static int ascii8(const unsigned char *s, int nul)
+/* Eight ASCII bytes at s, none of them NUL? */
+static int ascii8(const unsigned char *s)
 {
     uint64_t x;
 
     memcpy(&x, s, 8);
     return !(x & 0x8080808080808080ULL)
-           && (!nul || !((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL));
+           && !((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL);
 }
 
 /* One pass over UTF-8 input: without out, count the output size (invalid sequences
@@ -231,7 +231,7 @@ static apr_size_t utf8_repair(const unsigned char *s, apr_size_t len, char *out,
 
     while (i < len) {
         unsigned char c = s[i];
-        if (c < 0x80 && i + 8 <= len && ascii8(s + i, 1)) {
+        if (c < 0x80 && i + 8 <= len && ascii8(s + i)) {
             if (out)
                 memcpy(out + o, s + i, 8);
             o += 8;
