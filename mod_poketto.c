@@ -25,6 +25,7 @@
 #include "pk_engine.h"
 #include "pk_bus.h"
 #include "pk_respcache.h"
+#include "pk_group.h"
 #include "pk_status.h"
 #include "pk_netpolicy.h"
 #include "pk_wsio.h"
@@ -140,6 +141,7 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->fetch_max_size = -1;
     c->max_redirects = -1;
     c->list_cache = -1;
+    c->write_group = -1;
     c->ws_mode = PK_WS_MODE_UNSET;
     c->ws_max_message = -1;
     c->ws_ping_s = -1;
@@ -481,6 +483,7 @@ static const srv_number N_FETCH_MAX = { APR_OFFSETOF(pk_srv_conf, fetch_max_size
                                         APR_INT64_C(1) << 31, 1 };
 static const srv_number N_REDIRECTS = { APR_OFFSETOF(pk_srv_conf, max_redirects), 0, 50, 0 };
 static const srv_number N_LIST_CACHE = { APR_OFFSETOF(pk_srv_conf, list_cache), 0, 100000, 0 };
+static const srv_number N_WRITE_GROUP = { APR_OFFSETOF(pk_srv_conf, write_group), 1, 1024, 0 };
 static const srv_number N_WS_MAX_MESSAGE = { APR_OFFSETOF(pk_srv_conf, ws_max_message), 125,
                                              APR_INT64_C(1) << 30, 1 };
 static const srv_number N_WS_PING = { APR_OFFSETOF(pk_srv_conf, ws_ping_s), 1, 86400, 0 };
@@ -711,6 +714,9 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoListCache", set_srv_number, (void *)&N_LIST_CACHE, RSRC_CONF,
                   "Rendered item listings each child keeps, valid for one version of a "
                   "user's items (default 512; 0: none)"),
+    AP_INIT_TAKE1("PokettoWriteGroup", set_srv_number, (void *)&N_WRITE_GROUP, RSRC_CONF,
+                  "With SQLite, how many saves waiting in one child may share a "
+                  "transaction (group commit; default 32, 1: each its own)"),
     AP_INIT_TAKE1("PokettoWsMode", set_ws_mode, NULL, RSRC_CONF,
                   "How an open WebSocket is held: 'thread' (its request's worker), "
                   "'parked' (a per-child I/O thread, event MPM) or 'auto' (default)"),
@@ -816,7 +822,7 @@ static int poketto_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         xmlInitParser();
         curl_ready = 1;
     }
-    pk_dbd_retrieve();
+    pk_dbd_pre_config(pconf);
     pk_bus_pre_config(pconf);
     return OK;
 }
@@ -842,6 +848,7 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 }
 
 #define DEF_LIST_CACHE 512
+#define DEF_WRITE_GROUP 32
 
 /* prefork gives the child's pool (and ptrans, r->pool, mod_dbd's connection pools under
  * it) an allocator without a mutex: it has one thread. This module runs more (the
@@ -878,6 +885,7 @@ static void poketto_child_init_db(apr_pool_t *pchild, server_rec *s)
 static void poketto_child_init(apr_pool_t *pchild, server_rec *s)
 {
     pk_respcache_child_init(pchild, DEF(srv_conf(s)->list_cache, DEF_LIST_CACHE));
+    pk_group_set_limit(DEF(srv_conf(s)->write_group, DEF_WRITE_GROUP));
     /* the bus first: the engine's threads publish the events they commit */
     pk_bus_child_init(pchild, s);
     pk_engine_child_init(pchild, s, &engine_conf);
@@ -897,6 +905,36 @@ static void poketto_child_stopping(apr_pool_t *pchild, int graceful)
 {
     pk_engine_child_stopping();
     pk_bus_child_stopping();
+}
+
+/* The API's URIs name no file: a request that `SetHandler poketto` (in a <Location>,
+ * already walked when this runs) will serve gets r->filename "poketto:" + URI, and
+ * map_to_storage leaves it there instead of walking the document root for it (a stat
+ * per path segment and an .htaccess open per directory, on every API request). */
+#define API_FILENAME "poketto:"
+
+static int poketto_translate_name(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *handler;
+
+    if (!d->expr_handler || r->proxyreq) {
+        return DECLINED;
+    }
+    handler = ap_expr_str_exec(r, d->expr_handler, &err);
+    if (err || !handler || strcmp(handler, "poketto")) {
+        return DECLINED;
+    }
+    r->filename = apr_pstrcat(r->pool, API_FILENAME, r->uri, NULL);
+    return OK;
+}
+
+static int poketto_map_to_storage(request_rec *r)
+{
+    if (r->filename && !strncmp(r->filename, API_FILENAME, sizeof(API_FILENAME) - 1)) {
+        return OK;
+    }
+    return DECLINED;
 }
 
 static int poketto_handler(request_rec *r)
@@ -929,6 +967,9 @@ static void poketto_register_hooks(apr_pool_t *p)
     ap_hook_suspend_connection(poketto_suspend_connection, NULL, NULL, APR_HOOK_REALLY_LAST);
     /* queue depth, transfers and outcomes on the server-status page */
     pk_status_register_hooks();
+    /* an API URI is not a file: no document-root walk for it (as mod_proxy does) */
+    ap_hook_translate_name(poketto_translate_name, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(poketto_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     /* the JSON API, wherever `SetHandler poketto` mounts it */
     ap_hook_handler(poketto_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -57,6 +57,7 @@ typedef struct pk_srv_conf {
     apr_array_header_t *deny;       /* PokettoFetchDeny */
     apr_array_header_t *resolve;    /* PokettoFetchResolve (host:port:address) */
     int list_cache;                 /* PokettoListCache: entries per child */
+    int write_group;                /* PokettoWriteGroup: SQLite writes per transaction */
     int ws_mode;                    /* PokettoWsMode (pk_ws_mode_e) */
     apr_off_t ws_max_message;       /* PokettoWsMaxMessage */
     int ws_ping_s;                  /* PokettoWsPingInterval */

@@ -2,12 +2,15 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <http_main.h>
 #include <unixd.h>
 #include <apr_strings.h>
 #include <apr_optional.h>
 #include <apr_file_info.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
+#include <util_mutex.h>
+#include <apr_global_mutex.h>
 
 #include "mod_poketto.h"
 #include "pk_log.h"
@@ -21,8 +24,40 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 
-void pk_dbd_retrieve(void)
+/* The SQLite writers' gate: one lock for the writers of every child (pk_db.h), kept
+ * across restarts (retained, in the process pool) so that the children of the old and
+ * the new generation take turns on the same one. */
+#define SQLITE_GATE_MUTEX "poketto-sqlite"
+#define GATE_KEY "mod_poketto:sqlite-gate"
+
+typedef struct {
+    apr_global_mutex_t *mutex;      /* the parent's; children attach to it */
+    const char *lockfile;
+} gate_retained;
+
+static gate_retained *gate;         /* set by post_config when the database is SQLite */
+static apr_global_mutex_t *child_gate;
+
+static apr_status_t gate_enter(void *baton)
 {
+    return apr_global_mutex_lock(baton);
+}
+
+static apr_status_t gate_leave(void *baton)
+{
+    return apr_global_mutex_unlock(baton);
+}
+
+static apr_status_t gate_gone(void *unused)
+{
+    pk_db_set_writer_gate(NULL, NULL, NULL);
+    child_gate = NULL;
+    return APR_SUCCESS;
+}
+
+void pk_dbd_pre_config(apr_pool_t *pconf)
+{
+    ap_mutex_register(pconf, SQLITE_GATE_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
     dbd_prepare = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
     dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
@@ -100,6 +135,32 @@ static void give_sqlite_file_to_user(apr_pool_t *p, server_rec *s, const char *p
     }
 }
 
+static apr_status_t gate_create(server_rec *s)
+{
+    gate_retained *g = ap_retained_data_get(GATE_KEY);
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!g) {
+        g = ap_retained_data_create(GATE_KEY, sizeof(*g));
+    }
+    if (!g->mutex) {
+        /* the process pool: not cleared by restarts, gone when httpd stops */
+        rv = ap_global_mutex_create(&g->mutex, &g->lockfile, SQLITE_GATE_MUTEX, NULL, s,
+                                    ap_pglobal, 0);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, APLOGNO(10708)
+                         "cannot create the SQLite writers' mutex (Mutex "
+                         SQLITE_GATE_MUTEX ")");
+            g->mutex = NULL;
+            goto leave;
+        }
+    }
+    /* NULL with 'Mutex poketto-sqlite none': SQLite's busy handler does the waiting */
+    gate = g->mutex ? g : NULL;
+leave:
+    return rv;
+}
+
 /* What post_config found, for child_init (in pconf: lives as long as the config). */
 static const char *sqlite_file;
 
@@ -150,9 +211,11 @@ leave:
         apr_pool_destroy(p);        /* closes the migration connection */
     }
     sqlite_file = NULL;
+    gate = NULL;
     if (rv == APR_SUCCESS && db && db->dialect == PK_DIALECT_SQLITE && st.params) {
         give_sqlite_file_to_user(ptemp, s, st.params);
         sqlite_file = apr_pstrdup(pconf, st.params);
+        rv = gate_create(s);
     }
     return rv;
 }
@@ -166,6 +229,18 @@ void pk_dbd_child_init(apr_pool_t *pchild, server_rec *s)
 
     if (!sqlite_file) {
         return;
+    }
+    if (gate) {
+        if (APR_SUCCESS == apr_global_mutex_child_init(&gate->mutex, gate->lockfile, pchild)) {
+            child_gate = gate->mutex;
+            pk_db_set_writer_gate(gate_enter, gate_leave, child_gate);
+            apr_pool_cleanup_register(pchild, NULL, gate_gone, apr_pool_cleanup_null);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10709)
+                         "cannot attach to the SQLite writers' mutex; this child's writers "
+                         "wait for the others in SQLite's busy handler");
+        }
     }
     /* Children that start together race for SQLite's WAL index: the first opener
      * recovers it under an exclusive lock, and mod_dbd prepares its statements before

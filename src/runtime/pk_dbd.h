@@ -14,8 +14,9 @@
 /** Join mod_dbd's post_connect hook (register_hooks): tunes each new connection. */
 void pk_dbd_register_hooks(void);
 
-/** Look up mod_dbd's optional functions (pre_config). */
-void pk_dbd_retrieve(void);
+/** pre_config: look up mod_dbd's optional functions, register the mutex type
+ *  "poketto-sqlite" (the SQLite writers' gate of all children; `Mutex` configures it). */
+void pk_dbd_pre_config(apr_pool_t *pconf);
 
 /** post_config, in the parent, before mod_dbd's own post_config: read DBDriver,
  *  DBDParams and DBDInitSQL from the configuration, migrate the schema with a
@@ -24,7 +25,8 @@ void pk_dbd_retrieve(void);
 apr_status_t pk_dbd_post_config(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
 /** child_init, before mod_dbd's: an SQLite connection of the child's own, kept for its
- *  life, so that mod_dbd's connections never race for the WAL index (no-op otherwise). */
+ *  life, so that mod_dbd's connections never race for the WAL index, and the writers'
+ *  gate of all children installed in the store (no-op for other databases). */
 void pk_dbd_child_init(apr_pool_t *pchild, server_rec *s);
 
 /** The request's connection (ap_dbd_acquire: released when the request ends), or NULL

@@ -247,25 +247,116 @@ static pthread_mutex_t sqlite_writer = PTHREAD_MUTEX_INITIALIZER;
  * one (on another connection) meets SQLite's lock, as another process would, instead
  * of waiting for itself. */
 static __thread int writer_depth;
+/* The gate of all processes (pk_db_set_writer_gate), when there is one: it replaces the
+ * mutex above, since writers of other processes then queue too instead of polling in the
+ * busy handler, where the lock stood free while they slept. gate_held: whether this
+ * thread's enter succeeded (a gate that fails lets the busy handler do the waiting). */
+static pk_db_gate_fn *gate_enter, *gate_leave;
+static void *gate_baton;
+static __thread int gate_held;
+
+void pk_db_set_writer_gate(pk_db_gate_fn *enter, pk_db_gate_fn *leave, void *baton)
+{
+    gate_enter = enter;
+    gate_leave = leave;
+    gate_baton = baton;
+}
 
 static void writer_enter(pk_db *db)
 {
     if (db->dialect == PK_DIALECT_SQLITE && writer_depth++ == 0) {
-        pthread_mutex_lock(&sqlite_writer);
+        if (gate_enter) {
+            gate_held = (gate_enter(gate_baton) == APR_SUCCESS);
+        }
+        else {
+            pthread_mutex_lock(&sqlite_writer);
+        }
     }
 }
 
 static void writer_leave(pk_db *db)
 {
     if (db->dialect == PK_DIALECT_SQLITE && --writer_depth == 0) {
-        pthread_mutex_unlock(&sqlite_writer);
+        if (gate_enter) {
+            if (gate_held) {
+                gate_leave(gate_baton);
+            }
+            gate_held = 0;
+        }
+        else {
+            pthread_mutex_unlock(&sqlite_writer);
+        }
     }
+}
+
+int pk_db_writing(void)
+{
+    return writer_depth > 0;
+}
+
+static apr_status_t savepoint(pk_db *db, apr_pool_t *p, const char *verb, int level)
+{
+    int n = 0, err;
+    const char *sql = apr_psprintf(p, "%s pk_sp%d", verb, level);
+
+    err = apr_dbd_query(db->driver, db->handle, &n, sql);
+    if (err) {
+        pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, p, "%s: %s", sql,
+               apr_dbd_error(db->driver, db->handle, err));
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t nested_begin(pk_db *db, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (db->nest >= PK_DB_MAX_NEST) {
+        pk_log(PK_LOG_MARK, PK_LOG_ERR, APR_EGENERAL, p, "transactions nested too deep");
+        db->txn_failed = 1;
+        return APR_EGENERAL;
+    }
+    if (APR_SUCCESS != (rv = savepoint(db, p, "SAVEPOINT", db->nest + 1))) {
+        db->txn_failed = 1;
+        return rv;
+    }
+    db->outer[db->nest].failed = db->txn_failed;
+    db->outer[db->nest].written = db->written ? db->written->nelts : 0;
+    ++db->nest;
+    db->txn_failed = 0;
+    return APR_SUCCESS;
+}
+
+static apr_status_t nested_end(pk_db *db, apr_pool_t *p, int ok)
+{
+    int keep = ok && !db->txn_failed, level = db->nest;
+    apr_status_t rv = keep ? APR_SUCCESS : APR_EGENERAL;
+
+    --db->nest;
+    if (!keep) {
+        if (db->written) {
+            db->written->nelts = db->outer[db->nest].written;   /* never happened */
+        }
+        if (APR_SUCCESS != savepoint(db, p, "ROLLBACK TO", level)) {
+            db->outer[db->nest].failed = 1;     /* cannot undo it: nothing may commit */
+        }
+    }
+    if (APR_SUCCESS != savepoint(db, p, "RELEASE", level)) {
+        db->outer[db->nest].failed = 1;
+        rv = APR_EGENERAL;
+    }
+    db->txn_failed = db->outer[db->nest].failed;
+    return rv;
 }
 
 apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p)
 {
     int err;
 
+    if (db->txn) {
+        return nested_begin(db, p);
+    }
     db->txn = NULL;
     db->txn_failed = 0;
     db->written = NULL;
@@ -285,6 +376,9 @@ apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p)
         db->txn = NULL;
         return APR_EGENERAL;
     }
+    /* the driver would refuse every statement after a failed one, ROLLBACK TO included:
+     * failures are counted here (txn_failed), per scope, and decide at the end */
+    apr_dbd_transaction_mode_set(db->driver, db->txn, APR_DBD_TRANSACTION_IGNORE_ERRORS);
     return APR_SUCCESS;
 }
 
@@ -297,8 +391,12 @@ apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok)
     if (!db->txn) {
         return APR_EGENERAL;
     }
+    if (db->nest > 0) {
+        return nested_end(db, p, ok);
+    }
     if (!commit) {
-        apr_dbd_transaction_mode_set(db->driver, db->txn, APR_DBD_TRANSACTION_ROLLBACK);
+        apr_dbd_transaction_mode_set(db->driver, db->txn, APR_DBD_TRANSACTION_ROLLBACK
+                                     | APR_DBD_TRANSACTION_IGNORE_ERRORS);
     }
     err = apr_dbd_transaction_end(db->driver, p, db->txn);
     if (err) {

@@ -34,6 +34,9 @@ typedef struct pk_stmt_def {
 
 struct pk_event;
 
+/** How deep pk_db_begin nests inside an open transaction (savepoints). */
+#define PK_DB_MAX_NEST 4
+
 /** One open connection with its prepared statements and, while one is open, its
  *  transaction. Lives as long as the pool it was made from. */
 typedef struct pk_db {
@@ -44,6 +47,11 @@ typedef struct pk_db {
     apr_dbd_transaction_t *txn;     /* open transaction or NULL */
     int txn_failed;                 /* a statement in txn failed: it must roll back */
     apr_array_header_t *written;    /* const pk_event* written in txn, to publish at commit */
+    int nest;                       /* savepoints open inside txn (nested pk_db_begin) */
+    struct {
+        int failed;                 /* txn_failed of the enclosing scope */
+        int written;                /* events it had written */
+    } outer[PK_DB_MAX_NEST];
     apr_pool_t *pool;               /* the pool the handle lives in */
     void *owner;                    /* opaque: the opener's record (mod_dbd's ap_dbd_t) */
 } pk_db;
@@ -76,13 +84,19 @@ apr_status_t pk_db_open_plain(apr_pool_t *p, const char *driver_name, const char
                               pk_db **pdb, const char **why);
 
 /** Begin a transaction (SQLite: BEGIN IMMEDIATE, so that writers queue on the lock
- *  instead of failing on upgrade). */
+ *  instead of failing on upgrade). Inside an open transaction: a savepoint, a scope of
+ *  its own that pk_db_end releases into the enclosing one or rolls back alone (at most
+ *  PK_DB_MAX_NEST deep). */
 apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p);
 /** Commit (ok != 0) or roll back the open transaction. Any failed statement in the
  *  transaction forces a roll back; the result says whether the commit happened. The
  *  events written in the transaction go to the publisher once the commit succeeded,
- *  never after a roll back. */
+ *  never after a roll back. For a savepoint: released (its events wait for the enclosing
+ *  commit) or rolled back with its events, the enclosing scope going on either way. */
 apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok);
+
+/** Whether this thread has an SQLite write transaction open (on any connection). */
+int pk_db_writing(void);
 
 /** End the open transaction after work whose status is rv: commit when rv is
  *  APR_SUCCESS (then the commit's status is returned), else roll back and return rv. */
@@ -95,6 +109,17 @@ apr_status_t pk_db_finish(pk_db *db, apr_pool_t *p, apr_status_t rv);
 typedef void pk_db_publish_fn(void *baton, const apr_array_header_t *events, apr_pool_t *p);
 /** Install the process-wide publisher (NULL: none), before threads that write start. */
 void pk_db_set_publisher(pk_db_publish_fn *fn, void *baton);
+
+/** Enter or leave the SQLite writers' gate; enter answers APR_SUCCESS when it holds it. */
+typedef apr_status_t pk_db_gate_fn(void *baton);
+
+/**
+ * Install a gate that SQLite writers of every process take from BEGIN to COMMIT or
+ * ROLLBACK (a lock shared by processes; NULL: none), before threads that write start.
+ * Without one, the threads of one process take turns on a mutex of the store's own and
+ * wait for other processes in SQLite's busy handler.
+ */
+void pk_db_set_writer_gate(pk_db_gate_fn *enter, pk_db_gate_fn *leave, void *baton);
 /** Note an event written on db (pk_event_add calls it): kept for the commit of the open
  *  transaction, or published at once when no transaction is open. ev must live in p,
  *  the pool of the transaction. */

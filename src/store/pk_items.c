@@ -7,6 +7,7 @@
 #include "pk_time.h"
 #include "pk_extract.h"
 #include "pk_items.h"
+#include "pk_group.h"
 #include "pk_tags.h"
 #include "pk_tasks.h"
 #include "pk_events.h"
@@ -207,67 +208,85 @@ leave:
     return rv;
 }
 
+typedef struct {
+    apr_int64_t user_id;
+    const char *url, *given_url, *title, *input_html;
+    const apr_array_header_t *tags;
+    pk_item *item;
+    apr_int64_t task_id;
+    int existing;
+} save_args;
+
+/* pk_item_save's statements, inside the scope pk_group_run opens for them */
+static apr_status_t save_work(pk_db *db, apr_pool_t *p, void *baton)
+{
+    save_args *a = baton;
+    apr_int64_t now = pk_db_now_ms(), id = 0;
+    const void *ins[] = { &a->user_id, a->url, a->given_url, a->title, &now, &now };
+    apr_dbd_row_t *row;
+    apr_status_t rv;
+    int changed = 0;
+
+    a->item = NULL;
+    a->task_id = 0;
+    a->existing = 0;
+    rv = pk_db_one(db, p, "pk_item_insert", &row, ins);
+    if (rv == APR_SUCCESS) {
+        id = pk_db_int(db, row, 0);
+        if (APR_SUCCESS != (rv = pk_tags_attach(db, p, a->user_id, id, a->tags, 0, &changed))
+            || APR_SUCCESS != (rv = pk_task_create(db, p, a->user_id, id, a->input_html,
+                                                   &a->task_id))) {
+            goto leave;
+        }
+        rv = pk_item_event(db, p, a->user_id, "item.saved", id, &a->item, NULL);
+    }
+    else if (rv == APR_NOTFOUND) {
+        /* the user has this URL already: keep the item, add the new tags */
+        const void *sel[] = { &a->user_id, a->url };
+        a->existing = 1;
+        if (APR_SUCCESS != (rv = pk_db_one(db, p, "pk_item_id_by_url", &row, sel))) {
+            goto leave;
+        }
+        id = pk_db_int(db, row, 0);
+        if (APR_SUCCESS != (rv = pk_tags_attach(db, p, a->user_id, id, a->tags, 0, &changed))) {
+            goto leave;
+        }
+        if (a->input_html) {
+            /* the client sent the page as it sees it now: extract it again */
+            const void *pend[] = { &now, &id, &a->user_id };
+            if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_pending", NULL, pend))
+                || APR_SUCCESS != (rv = pk_task_create(db, p, a->user_id, id, a->input_html,
+                                                       &a->task_id))) {
+                goto leave;
+            }
+            rv = pk_item_event(db, p, a->user_id, "item.updated", id, &a->item, NULL);
+        }
+        else if (changed) {
+            const void *touch[] = { &now, &id };
+            if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_touch", NULL, touch))) {
+                goto leave;
+            }
+            rv = pk_item_event(db, p, a->user_id, "item.updated", id, &a->item, NULL);
+        }
+        else {
+            rv = pk_item_get(db, p, a->user_id, id, &a->item);
+        }
+    }
+leave:
+    return rv;
+}
+
 apr_status_t pk_item_save(pk_db *db, apr_pool_t *p, apr_int64_t user_id, const char *url,
                           const char *given_url, const char *title,
                           const apr_array_header_t *tags, const char *input_html,
                           pk_item **item, apr_int64_t *task_id, int *existing)
 {
-    apr_int64_t now = pk_db_now_ms(), id = 0;
-    const void *ins[] = { &user_id, url, given_url, title, &now, &now };
-    apr_dbd_row_t *row;
-    apr_status_t rv;
-    int changed = 0;
+    save_args a = { user_id, url, given_url, title, input_html, tags, NULL, 0, 0 };
+    apr_status_t rv = pk_group_run(db, p, save_work, &a);
 
-    *item = NULL;
-    *task_id = 0;
-    *existing = 0;
-    if (APR_SUCCESS != (rv = pk_db_begin(db, p))) {
-        goto leave;
-    }
-    rv = pk_db_one(db, p, "pk_item_insert", &row, ins);
-    if (rv == APR_SUCCESS) {
-        id = pk_db_int(db, row, 0);
-        if (APR_SUCCESS != (rv = pk_tags_attach(db, p, user_id, id, tags, 0, &changed))
-            || APR_SUCCESS != (rv = pk_task_create(db, p, user_id, id, input_html, task_id))) {
-            goto end;
-        }
-        rv = pk_item_event(db, p, user_id, "item.saved", id, item, NULL);
-    }
-    else if (rv == APR_NOTFOUND) {
-        /* the user has this URL already: keep the item, add the new tags */
-        const void *sel[] = { &user_id, url };
-        *existing = 1;
-        if (APR_SUCCESS != (rv = pk_db_one(db, p, "pk_item_id_by_url", &row, sel))) {
-            goto end;
-        }
-        id = pk_db_int(db, row, 0);
-        if (APR_SUCCESS != (rv = pk_tags_attach(db, p, user_id, id, tags, 0, &changed))) {
-            goto end;
-        }
-        if (input_html) {
-            /* the client sent the page as it sees it now: extract it again */
-            const void *pend[] = { &now, &id, &user_id };
-            if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_pending", NULL, pend))
-                || APR_SUCCESS != (rv = pk_task_create(db, p, user_id, id, input_html,
-                                                       task_id))) {
-                goto end;
-            }
-            rv = pk_item_event(db, p, user_id, "item.updated", id, item, NULL);
-        }
-        else if (changed) {
-            const void *touch[] = { &now, &id };
-            if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_touch", NULL, touch))) {
-                goto end;
-            }
-            rv = pk_item_event(db, p, user_id, "item.updated", id, item, NULL);
-        }
-        else {
-            rv = pk_item_get(db, p, user_id, id, item);
-        }
-    }
-end:
-    rv = pk_db_finish(db, p, rv);
-leave:
+    *item = rv == APR_SUCCESS ? a.item : NULL;
+    *task_id = rv == APR_SUCCESS ? a.task_id : 0;
+    *existing = rv == APR_SUCCESS ? a.existing : 0;
     return rv;
 }
 

@@ -58,7 +58,8 @@ typedef struct pk_item_patch {
 
 extern const pk_stmt_def pk_items_statements[];
 
-/** Save a URL in one transaction: a new item (pending) with its tags, a fetch task
+/** Save a URL in one transaction (with SQLite maybe shared with other threads' saves:
+ *  pk_group.h; all or nothing of this save either way): a new item (pending) with its tags, a fetch task
  *  (carrying input_html, a page the client sent, when not NULL) and an item.saved event;
  *  or, when the user already has the canonical url, the existing item with the new
  *  tags added (*existing 1; *task_id 0, unless input_html came: then the item goes

@@ -2,6 +2,7 @@
 #include <apr_strings.h>
 
 #include "pk_tasks.h"
+#include "pk_group.h"
 #include "pk_items.h"
 
 #define CLAIM_PICK                                                                  \
@@ -155,36 +156,48 @@ apr_status_t pk_task_renew(pk_db *db, apr_pool_t *p, apr_int64_t task_id, const 
     return (rv == APR_SUCCESS && n == 0) ? APR_NOTFOUND : rv;
 }
 
-apr_status_t pk_task_complete(pk_db *db, apr_pool_t *p, const pk_claim *c, const char *owner,
-                              const pk_task_result *r, apr_int64_t *event_id)
+typedef struct {
+    const pk_claim *c;
+    const char *owner;
+    const pk_task_result *r;
+    apr_int64_t event_id;
+} complete_args;
+
+/* pk_task_complete's statements, inside the scope pk_group_run opens for them */
+static apr_status_t complete_work(pk_db *db, apr_pool_t *p, void *baton)
 {
+    complete_args *a = baton;
+    const pk_claim *c = a->c;
+    const pk_task_result *r = a->r;
     apr_int64_t now = pk_db_now_ms();
-    const void *done[] = { &now, &c->task_id, owner };
+    const void *done[] = { &now, &c->task_id, a->owner };
     const void *item[] = { r->final_url, r->content_type, r->title, r->excerpt, r->byline,
                            r->site_name, r->published, r->lang, r->dir, r->lead_image,
                            &r->word_count, r->text, r->html, &now, &now, &c->item_id };
     apr_status_t rv;
     int n = 0;
 
-    *event_id = 0;
-    if (APR_SUCCESS != (rv = pk_db_begin(db, p))) {
-        goto leave;
-    }
     if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_task_done", &n, done))) {
-        goto end;
+        goto leave;
     }
     if (n == 0) {
         rv = APR_NOTFOUND;          /* the lease went to another worker: it finishes */
-        goto end;
+        goto leave;
     }
-    if (APR_SUCCESS != (rv = pk_db_exec(db, p, "pk_item_ready", NULL, item))
-        || APR_SUCCESS != (rv = pk_item_event(db, p, c->user_id, "item.ready", c->item_id,
-                                              NULL, event_id))) {
-        goto end;
+    if (APR_SUCCESS == (rv = pk_db_exec(db, p, "pk_item_ready", NULL, item))) {
+        rv = pk_item_event(db, p, c->user_id, "item.ready", c->item_id, NULL, &a->event_id);
     }
-end:
-    rv = pk_db_finish(db, p, rv);
 leave:
+    return rv;
+}
+
+apr_status_t pk_task_complete(pk_db *db, apr_pool_t *p, const pk_claim *c, const char *owner,
+                              const pk_task_result *r, apr_int64_t *event_id)
+{
+    complete_args a = { c, owner, r, 0 };
+    apr_status_t rv = pk_group_run(db, p, complete_work, &a);
+
+    *event_id = (rv == APR_SUCCESS) ? a.event_id : 0;
     return rv;
 }
 

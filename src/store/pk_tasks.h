@@ -61,7 +61,7 @@ apr_status_t pk_task_claim(pk_db *db, apr_pool_t *p, const char *owner, int max,
 /** Extend the lease of a task the owner still holds; APR_NOTFOUND when it lost it. */
 apr_status_t pk_task_renew(pk_db *db, apr_pool_t *p, apr_int64_t task_id, const char *owner,
                            apr_int64_t lease_until_ms);
-/** Finish a task in one transaction: the item ready with r, the task done, an
+/** Finish a task in one transaction (maybe shared with other writers: pk_group.h): the item ready with r, the task done, an
  *  item.ready event. APR_NOTFOUND (and nothing written) when the owner lost the lease:
  *  another worker has the task, so no user ever sees it done twice. */
 apr_status_t pk_task_complete(pk_db *db, apr_pool_t *p, const pk_claim *c, const char *owner,

@@ -53,7 +53,8 @@ SKIP: {
             'PokettoFetchAllow 10.20.0.0/16 fd00:1::/64', 'PokettoFetchDeny 10.20.9.0/24',
             'PokettoTaskRetries 0', 'PokettoEngine Off',
             'PokettoEventRingSlots 4096', 'PokettoEventSlotSize 2048', 'PokettoEventQueue 128', 'PokettoEventRelay 1000',
-            'PokettoSseHeartbeat 30', 'PokettoLongPollMaxWait 0', 'Mutex default');
+            'PokettoSseHeartbeat 30', 'PokettoLongPollMaxWait 0', 'PokettoWriteGroup 8',
+            'Mutex default', 'Mutex pthread poketto-sqlite');
         is($rc, 0, 'good: exit status 0') or diag($out);
         like($out, qr/Syntax OK/, 'good: Syntax OK');
     };
@@ -83,6 +84,8 @@ SKIP: {
         [ 'PokettoEventQueue lots', qr/PokettoEventQueue takes a whole number .* not 'lots'/ ],
         [ 'PokettoSseHeartbeat 0', qr/PokettoSseHeartbeat takes a whole number from 1 to 3600, not '0'/ ],
         [ 'PokettoLongPollMaxWait -1', qr/PokettoLongPollMaxWait takes a whole number/ ],
+        [ 'PokettoWriteGroup 0', qr/PokettoWriteGroup takes a whole number from 1 to 1024, not '0'/ ],
+        [ 'PokettoWriteGroup all', qr/PokettoWriteGroup takes a whole number .* not 'all'/ ],
     );
     for my $case (@bad) {
         my ($line, $re) = @$case;

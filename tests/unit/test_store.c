@@ -36,6 +36,7 @@
 #include "pk_users.h"
 #include "pk_credentials.h"
 #include "pk_items.h"
+#include "pk_group.h"
 #include "pk_tags.h"
 #include "pk_tasks.h"
 #include "pk_events.h"
@@ -1634,6 +1635,244 @@ static void test_events(apr_pool_t *parent)
 }
 
 /* ------------------------------------------------------------------------------ */
+/* savepoints and group commit (pk_group)                                           */
+
+static void test_savepoints(apr_pool_t *parent)
+{
+    apr_pool_t *p;
+    pk_db *db;
+    pk_user *u = NULL;
+    apr_int64_t ev = 0;
+    int calls;
+
+    apr_pool_create(&p, parent);
+    db = open_db(p, "savepoint.db");
+    PK_TEST_OK(db != NULL, "savepoint: open");
+    if (!db) {
+        apr_pool_destroy(p);
+        return;
+    }
+    pub.pool = p;
+    pub.seen = "";
+    pub.calls = 0;
+    pk_db_set_publisher(capture, NULL);
+
+    PK_TEST_INT(pk_db_begin(db, p), APR_SUCCESS, "savepoint: begin");
+    PK_TEST_INT(pk_user_create(db, p, "outer", NULL, &u), APR_SUCCESS, "savepoint: outer row");
+    PK_TEST_INT(pk_db_begin(db, p), APR_SUCCESS, "savepoint: nested begin");
+    PK_TEST_INT(db->nest, 1, "savepoint: one level deep");
+    PK_TEST_INT(pk_user_create(db, p, "undone", NULL, &u), APR_SUCCESS, "savepoint: inner row");
+    PK_TEST_INT(pk_event_add(db, p, u ? u->id : 0, "item.saved", 1, "{}", &ev), APR_SUCCESS,
+                "savepoint: inner event");
+    PK_TEST_OK(pk_db_sql(db, p, "INSERT INTO no_such_table VALUES (1)") != APR_SUCCESS,
+               "savepoint: a failing statement inside");
+    PK_TEST_OK(pk_db_end(db, p, 1) != APR_SUCCESS, "savepoint: end(ok=1) after a failure: "
+               "rolled back");
+    PK_TEST_INT(db->nest, 0, "savepoint: back to the transaction");
+    PK_TEST_INT(db->txn_failed, 0, "savepoint: the failure stayed inside");
+    PK_TEST_INT(pk_db_begin(db, p), APR_SUCCESS, "savepoint: second nested begin");
+    PK_TEST_INT(pk_user_create(db, p, "kept inner", NULL, &u), APR_SUCCESS,
+                "savepoint: second inner row");
+    PK_TEST_INT(pk_event_add(db, p, u ? u->id : 0, "item.saved", 2, "{}", &ev), APR_SUCCESS,
+                "savepoint: second inner event");
+    PK_TEST_INT(pk_db_end(db, p, 1), APR_SUCCESS, "savepoint: released");
+    calls = pub.calls;
+    PK_TEST_INT(calls, 0, "savepoint: nothing published before the commit");
+    PK_TEST_INT(pk_db_end(db, p, 1), APR_SUCCESS, "savepoint: commit");
+    PK_TEST_OK(db->txn == NULL, "savepoint: closed");
+    PK_TEST_INT(pk_user_by_login(db, p, "outer", &u), APR_SUCCESS, "savepoint: outer kept");
+    PK_TEST_INT(pk_user_by_login(db, p, "kept inner", &u), APR_SUCCESS,
+                "savepoint: released row kept");
+    PK_TEST_INT(pk_user_by_login(db, p, "undone", &u), APR_NOTFOUND,
+                "savepoint: rolled back row gone");
+    PK_TEST_INT(sql_int(db, p, "SELECT COUNT(*) FROM events"), 1,
+                "savepoint: only the released event is stored");
+    PK_TEST_INT(pub.calls, 1, "savepoint: one publication at the commit");
+    PK_TEST_OK(strstr(pub.seen, "item.saved") && !strchr(pub.seen, ';'),
+               "savepoint: it carries only the released event");
+
+    /* a failure in the transaction itself still rolls back everything */
+    PK_TEST_INT(pk_db_begin(db, p), APR_SUCCESS, "savepoint: begin 2");
+    PK_TEST_INT(pk_user_create(db, p, "gone too", NULL, &u), APR_SUCCESS, "savepoint: row 2");
+    PK_TEST_INT(pk_db_begin(db, p), APR_SUCCESS, "savepoint: nested 2");
+    PK_TEST_INT(pk_db_end(db, p, 1), APR_SUCCESS, "savepoint: released 2");
+    PK_TEST_OK(pk_db_sql(db, p, "INSERT INTO no_such_table VALUES (1)") != APR_SUCCESS,
+               "savepoint: failing statement outside the savepoint");
+    PK_TEST_OK(pk_db_end(db, p, 1) != APR_SUCCESS, "savepoint: the transaction rolls back");
+    PK_TEST_INT(pk_user_by_login(db, p, "gone too", &u), APR_NOTFOUND,
+                "savepoint: its row is gone");
+    pk_db_set_publisher(NULL, NULL);
+    apr_pool_destroy(p);
+}
+
+#define GROUP_THREADS 6
+#define GROUP_SAVES 20
+
+typedef struct {
+    const char *name;               /* what it inserts into g */
+    int fail;                       /* work answers an error after inserting */
+    int hold;                       /* work waits for the release gate */
+    apr_thread_mutex_t *release;
+    pk_db *db;
+    apr_pool_t *pool;
+    apr_status_t rv;
+    int saves;                      /* > 0: pk_item_save that many URLs instead */
+    apr_int64_t user_id;
+    int saved;
+} grouper_t;
+
+static apr_status_t group_work(pk_db *db, apr_pool_t *p, void *baton)
+{
+    grouper_t *g = baton;
+
+    if (g->hold) {
+        apr_thread_mutex_lock(g->release);      /* the others queue meanwhile */
+        apr_thread_mutex_unlock(g->release);
+    }
+    if (APR_SUCCESS != pk_db_sql(db, p, apr_psprintf(p, "INSERT INTO g VALUES ('%s')",
+                                                      g->name))) {
+        return APR_EGENERAL;
+    }
+    return g->fail ? APR_EINVAL : APR_SUCCESS;
+}
+
+static void *APR_THREAD_FUNC grouper(apr_thread_t *thread, void *data)
+{
+    grouper_t *g = data;
+    apr_pool_t *sp;
+    pk_item *it;
+    apr_int64_t task;
+    int i, existing;
+
+    if (!g->saves) {
+        g->rv = pk_group_run(g->db, g->pool, group_work, g);
+        return NULL;
+    }
+    apr_pool_create(&sp, g->pool);
+    for (i = 0; i < g->saves; ++i) {
+        apr_pool_clear(sp);
+        if (APR_SUCCESS == pk_item_save(g->db, sp, g->user_id,
+                                        apr_psprintf(sp, "https://example.com/%s/%d",
+                                                     g->name, i),
+                                        "u", NULL, NULL, NULL, &it, &task, &existing)
+            && task > 0) {
+            ++g->saved;
+        }
+    }
+    apr_pool_destroy(sp);
+    return NULL;
+}
+
+static void test_group(apr_pool_t *parent)
+{
+    apr_pool_t *p;
+    grouper_t g[GROUP_THREADS];
+    apr_thread_t *t[GROUP_THREADS];
+    apr_thread_mutex_t *release = NULL;
+    apr_uint64_t works0, groups0, works1, groups1;
+    apr_status_t rv;
+    pk_db *db;
+    pk_user *u = NULL;
+    const char *f = getenv("PK_TEST_TIME_FACTOR");
+    int i, saved = 0;
+
+    apr_pool_create(&p, parent);
+    /* the scratch table first, on a connection of its own: a schema change expires the
+     * statements prepared on the connections open at the time */
+    db = open_db(p, "group.db");
+    if (db) {
+        pk_db_sql(db, p, "CREATE TABLE g (v TEXT)");
+    }
+    db = open_db(p, "group.db");
+    PK_TEST_OK(db != NULL, "group: open");
+    if (!db) {
+        apr_pool_destroy(p);
+        return;
+    }
+    pk_group_set_limit(32);
+
+    /* one work holds the leader's transaction while three queue behind it: they run as
+     * one group, in which the failing one is rolled back alone */
+    apr_thread_mutex_create(&release, APR_THREAD_MUTEX_DEFAULT, p);
+    apr_thread_mutex_lock(release);
+    pk_group_counts(&works0, &groups0);
+    memset(g, 0, sizeof(g));
+    for (i = 0; i < 4; ++i) {
+        apr_pool_create(&g[i].pool, p);
+        g[i].db = open_db(g[i].pool, "group.db");
+        g[i].name = apr_psprintf(p, "w%d", i);
+        g[i].fail = (i == 2);
+        g[i].hold = (i == 0);
+        g[i].release = release;
+    }
+    apr_thread_create(&t[0], NULL, grouper, &g[0], p);
+    apr_sleep(apr_time_from_msec(100) * (f ? atoi(f) : 1));
+    for (i = 1; i < 4; ++i) {
+        apr_thread_create(&t[i], NULL, grouper, &g[i], p);
+    }
+    apr_sleep(apr_time_from_msec(200) * (f ? atoi(f) : 1));
+    apr_thread_mutex_unlock(release);
+    for (i = 0; i < 4; ++i) {
+        apr_thread_join(&rv, t[i]);
+    }
+    pk_group_counts(&works1, &groups1);
+    PK_TEST_INT(g[0].rv, APR_SUCCESS, "group: the held work succeeded");
+    PK_TEST_INT(g[1].rv, APR_SUCCESS, "group: a grouped work succeeded");
+    PK_TEST_INT(g[2].rv, APR_EINVAL, "group: the failing work gets its own error");
+    PK_TEST_INT(g[3].rv, APR_SUCCESS, "group: the work after the failing one succeeded");
+    PK_TEST_STR(sql_list(db, p, "SELECT v FROM g ORDER BY v"), "w0,w1,w3",
+                "group: the failing work's row is gone, the others' stay");
+    PK_TEST_INT((int)(works1 - works0), 4, "group: four works run");
+    PK_TEST_INT((int)(groups1 - groups0), 2, "group: in two transactions (1 + 3)");
+
+    /* concurrent saves: every one answered with its task, none lost, some grouped */
+    PK_TEST_INT(pk_user_ensure(db, p, "grouper", &u), APR_SUCCESS, "group: user");
+    pk_group_counts(&works0, &groups0);
+    for (i = 0; i < GROUP_THREADS; ++i) {
+        memset(&g[i], 0, sizeof(g[i]));
+        apr_pool_create(&g[i].pool, p);
+        g[i].db = open_db(g[i].pool, "group.db");
+        g[i].name = apr_psprintf(p, "t%d", i);
+        g[i].saves = GROUP_SAVES;
+        g[i].user_id = u ? u->id : 0;
+    }
+    for (i = 0; i < GROUP_THREADS; ++i) {
+        apr_thread_create(&t[i], NULL, grouper, &g[i], p);
+    }
+    for (i = 0; i < GROUP_THREADS; ++i) {
+        apr_thread_join(&rv, t[i]);
+        saved += g[i].saved;
+    }
+    pk_group_counts(&works1, &groups1);
+    PK_TEST_INT(saved, GROUP_THREADS * GROUP_SAVES, "group: every save answered with a task");
+    PK_TEST_INT(sql_int(db, p, apr_psprintf(p, "SELECT COUNT(*) FROM items WHERE user_id = "
+                                               I64, u ? u->id : 0)),
+                GROUP_THREADS * GROUP_SAVES, "group: every item stored");
+    PK_TEST_INT(sql_int(db, p, "SELECT COUNT(*) FROM tasks"), GROUP_THREADS * GROUP_SAVES,
+                "group: every task stored");
+    PK_TEST_INT(sql_int(db, p, apr_psprintf(p, "SELECT COUNT(DISTINCT seq) FROM events WHERE "
+                                               "user_id = " I64, u ? u->id : 0)),
+                GROUP_THREADS * GROUP_SAVES, "group: one event each, seqs distinct");
+    PK_TEST_INT((int)(works1 - works0), GROUP_THREADS * GROUP_SAVES,
+                "group: every save ran as a work");
+    PK_TEST_OK(groups1 - groups0 < works1 - works0, "group: some shared a transaction");
+
+    /* a limit of 1: each alone */
+    pk_group_set_limit(1);
+    pk_group_counts(&works0, &groups0);
+    g[0].saves = 3;
+    g[0].saved = 0;
+    g[0].name = "alone";
+    grouper(NULL, &g[0]);
+    pk_group_counts(&works1, &groups1);
+    PK_TEST_INT(g[0].saved, 3, "group: limit 1 saves");
+    PK_TEST_INT((int)(works1 - works0), 0, "group: limit 1 runs no group");
+    pk_group_set_limit(32);
+    apr_thread_mutex_destroy(release);
+    apr_pool_destroy(p);
+}
+
+/* ------------------------------------------------------------------------------ */
 /* several connections (httpd children)                                             */
 
 #define RACE_N 40
@@ -1929,6 +2168,8 @@ int main(void)
     test_tags(p);
     test_transactions(p);
     test_events(p);
+    test_savepoints(p);
+    test_group(p);
     test_connections(p);
     rc = PK_TEST_DONE();
 

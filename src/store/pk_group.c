@@ -1,0 +1,130 @@
+/* mod_poketto — group commit; see pk_group.h. */
+#include <pthread.h>
+
+#include "pk_group.h"
+#include "pk_log.h"
+
+#define DEFAULT_LIMIT 32
+
+typedef struct work_rec work_rec;
+struct work_rec {
+    pk_group_work_fn *work;
+    void *baton;
+    apr_pool_t *p;                  /* the waiting thread's */
+    apr_status_t rv;
+    int done;
+    work_rec *next;
+};
+
+/* Process-wide, and static for the same reason as the store's writer mutex: no pool to
+ * make them in before the first write, and never held across fork. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t finished = PTHREAD_COND_INITIALIZER;
+static work_rec *head, *tail;       /* waiting works, oldest first */
+static int leading;                 /* a leader runs a group */
+static int limit = DEFAULT_LIMIT;
+static apr_uint64_t n_works, n_groups;
+
+void pk_group_set_limit(int n)
+{
+    limit = n > 0 ? n : 1;
+}
+
+void pk_group_counts(apr_uint64_t *works, apr_uint64_t *groups)
+{
+    pthread_mutex_lock(&lock);
+    *works = n_works;
+    *groups = n_groups;
+    pthread_mutex_unlock(&lock);
+}
+
+static apr_status_t run_alone(pk_db *db, apr_pool_t *p, pk_group_work_fn *work, void *baton)
+{
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = pk_db_begin(db, p))) {
+        return rv;
+    }
+    return pk_db_finish(db, p, work(db, p, baton));
+}
+
+/* The leader's part, called and left with the lock held: run the oldest works (up to the
+ * limit) in one transaction on db, then mark them done. */
+static void lead(pk_db *db, apr_pool_t *p)
+{
+    work_rec *group = head, *w, *last = head;
+    apr_pool_t *tp = NULL;
+    apr_status_t rv, commit;
+    int n;
+
+    for (n = 1; n < limit && last->next; ++n) {
+        last = last->next;
+    }
+    head = last->next;
+    if (!head) {
+        tail = NULL;
+    }
+    last->next = NULL;
+    leading = 1;
+    pthread_mutex_unlock(&lock);
+
+    apr_pool_create(&tp, p);
+    commit = pk_db_begin(db, tp);
+    if (n == 1 && commit == APR_SUCCESS) {
+        /* alone: the transaction is its scope (two statements fewer) */
+        group->rv = pk_db_finish(db, tp, group->work(db, group->p, group->baton));
+    }
+    else {
+        for (w = group; w && commit == APR_SUCCESS; w = w->next) {
+            /* a scope of its own: its failure rolls back its statements and events only */
+            if (APR_SUCCESS == (rv = pk_db_begin(db, w->p))) {
+                rv = pk_db_finish(db, w->p, w->work(db, w->p, w->baton));
+            }
+            w->rv = rv;
+        }
+        if (commit == APR_SUCCESS) {
+            commit = pk_db_end(db, tp, 1);
+        }
+    }
+    apr_pool_destroy(tp);
+
+    pthread_mutex_lock(&lock);
+    for (w = group; w; w = w->next) {
+        if (commit != APR_SUCCESS && w->rv == APR_SUCCESS) {
+            w->rv = commit;         /* its statements went with the transaction */
+        }
+        w->done = 1;
+    }
+    n_works += (apr_uint64_t)n;
+    ++n_groups;
+    leading = 0;
+    pthread_cond_broadcast(&finished);
+}
+
+apr_status_t pk_group_run(pk_db *db, apr_pool_t *p, pk_group_work_fn *work, void *baton)
+{
+    work_rec me = { work, baton, p, APR_SUCCESS, 0, NULL };
+
+    /* one already writing would wait, as a follower, for a leader that waits for it */
+    if (db->dialect != PK_DIALECT_SQLITE || limit <= 1 || pk_db_writing()) {
+        return run_alone(db, p, work, baton);
+    }
+    pthread_mutex_lock(&lock);
+    if (tail) {
+        tail->next = &me;
+    }
+    else {
+        head = &me;
+    }
+    tail = &me;
+    while (!me.done) {
+        if (!leading) {
+            lead(db, p);
+        }
+        else {
+            pthread_cond_wait(&finished, &lock);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return me.rv;
+}
