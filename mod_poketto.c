@@ -715,8 +715,8 @@ static const command_rec poketto_cmds[] = {
                   "Rendered item listings each child keeps, valid for one version of a "
                   "user's items (default 512; 0: none)"),
     AP_INIT_TAKE1("PokettoWriteGroup", set_srv_number, (void *)&N_WRITE_GROUP, RSRC_CONF,
-                  "With SQLite, how many saves waiting in one child may share a "
-                  "transaction (group commit; default 32, 1: each its own)"),
+                  "How many saves waiting in one child may share a transaction (group "
+                  "commit; default 32, 1: each its own)"),
     AP_INIT_TAKE1("PokettoWsMode", set_ws_mode, NULL, RSRC_CONF,
                   "How an open WebSocket is held: 'thread' (its request's worker), "
                   "'parked' (a per-child I/O thread, event MPM) or 'auto' (default)"),

@@ -6,6 +6,7 @@
 #include <mod_status.h>
 
 #include "pk_dbd.h"
+#include "pk_group.h"
 #include "pk_tasks.h"
 #include "pk_engine.h"
 #include "pk_bus.h"
@@ -21,12 +22,14 @@ static int status_hook(request_rec *r, int flags)
     apr_hash_index_t *hi;
     pk_db *db = pk_dbd_acquire(r);
     int brief = flags & AP_STATUS_SHORT;
+    apr_uint64_t g_works, g_groups, g_retried;
 
     if (db) {
         pk_task_queue_depth(db, r->pool, &depth);
     }
     pk_engine_stats_get(r->pool, &st);
     pk_bus_stats_get(&bs);
+    pk_group_counts(&g_works, &g_groups, &g_retried);
     if (brief) {
         ap_rprintf(r, "PokettoQueueDepth: %" APR_INT64_T_FMT "\n", depth);
         ap_rprintf(r, "PokettoEngine: %s\n", st.running ? "running" : "off");
@@ -50,6 +53,9 @@ static int status_hook(request_rec *r, int flags)
                    APR_UINT64_T_FMT "\n", bs.running ? "running" : "off", bs.ring_head,
                    bs.ring_in_table, bs.subscribers, bs.delivered, bs.table_reads, bs.gaps,
                    bs.overruns, bs.overflows, bs.relay ? "on" : "off", bs.relayed);
+        ap_rprintf(r, "PokettoGroupedWrites: %" APR_UINT64_T_FMT "\nPokettoGroups: %"
+                   APR_UINT64_T_FMT "\nPokettoGroupsRetried: %" APR_UINT64_T_FMT "\n",
+                   g_works, g_groups, g_retried);
         return OK;
     }
     ap_rputs("<hr />\n<h2>mod_poketto</h2>\n<table>\n", r);
@@ -80,6 +86,9 @@ static int status_hook(request_rec *r, int flags)
                bs.overflows);
     ap_rprintf(r, "<tr><th>relay of other hosts' events: rows passed on</th><td>%s: %"
                APR_UINT64_T_FMT "</td></tr>\n", bs.relay ? "on" : "off", bs.relayed);
+    ap_rprintf(r, "<tr><th>group commit of this child: writes / transactions / groups run "
+               "again one by one</th><td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
+               APR_UINT64_T_FMT "</td></tr>\n", g_works, g_groups, g_retried);
     ap_rputs("</table>\n", r);
     return OK;
 }

@@ -66,6 +66,7 @@ pk_db *pk_db_wrap(apr_pool_t *p, const apr_dbd_driver_t *driver, apr_dbd_t *hand
     if (APR_SUCCESS != pk_db_dialect_of(apr_dbd_name(driver), &db->dialect)) {
         db->dialect = PK_DIALECT_SQLITE;
     }
+    db->cheap_savepoints = (db->dialect == PK_DIALECT_SQLITE);
     return db;
 }
 
@@ -120,6 +121,7 @@ apr_status_t pk_db_open(apr_pool_t *p, const char *driver_name, const char *para
                             driver_name);
         goto leave;
     }
+    db->cheap_savepoints = (db->dialect == PK_DIALECT_SQLITE);
     if (APR_SUCCESS != (rv = apr_dbd_init(p))
         || APR_SUCCESS != (rv = apr_dbd_get_driver(p, driver_name, &db->driver))) {
         *why = apr_psprintf(p, "cannot load the apr_dbd driver '%s'", driver_name);
@@ -190,6 +192,7 @@ apr_status_t pk_db_open_plain(apr_pool_t *p, const char *driver_name, const char
         *why = "unsupported database driver";
         goto leave;
     }
+    db->cheap_savepoints = (db->dialect == PK_DIALECT_SQLITE);
     if (APR_SUCCESS != (rv = apr_dbd_open_ex(db->driver, p, params, &db->handle, &err))) {
         *why = apr_psprintf(p, "cannot open the database: %s", err ? err : "unknown error");
         goto leave;
@@ -325,6 +328,9 @@ static apr_status_t nested_begin(pk_db *db, apr_pool_t *p)
     db->outer[db->nest].written = db->written ? db->written->nelts : 0;
     ++db->nest;
     db->txn_failed = 0;
+    if (db->dialect == PK_DIALECT_PGSQL && db->nest == 1) {
+        apr_dbd_transaction_mode_set(db->driver, db->txn, APR_DBD_TRANSACTION_IGNORE_ERRORS);
+    }
     return APR_SUCCESS;
 }
 
@@ -347,6 +353,9 @@ static apr_status_t nested_end(pk_db *db, apr_pool_t *p, int ok)
         rv = APR_EGENERAL;
     }
     db->txn_failed = db->outer[db->nest].failed;
+    if (db->dialect == PK_DIALECT_PGSQL && db->nest == 0) {
+        apr_dbd_transaction_mode_set(db->driver, db->txn, APR_DBD_TRANSACTION_COMMIT);
+    }
     return rv;
 }
 
@@ -377,8 +386,12 @@ apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p)
         return APR_EGENERAL;
     }
     /* the driver would refuse every statement after a failed one, ROLLBACK TO included:
-     * failures are counted here (txn_failed), per scope, and decide at the end */
-    apr_dbd_transaction_mode_set(db->driver, db->txn, APR_DBD_TRANSACTION_IGNORE_ERRORS);
+     * failures are counted here (txn_failed), per scope, and decide at the end. Not with
+     * PostgreSQL, where the driver then wraps every statement in a savepoint of its own
+     * (two more round trips each): there, only savepoint scopes ask for it. */
+    if (db->dialect == PK_DIALECT_SQLITE) {
+        apr_dbd_transaction_mode_set(db->driver, db->txn, APR_DBD_TRANSACTION_IGNORE_ERRORS);
+    }
     return APR_SUCCESS;
 }
 

@@ -48,6 +48,8 @@ typedef struct pk_db {
     int txn_failed;                 /* a statement in txn failed: it must roll back */
     apr_array_header_t *written;    /* const pk_event* written in txn, to publish at commit */
     int nest;                       /* savepoints open inside txn (nested pk_db_begin) */
+    int cheap_savepoints;           /* savepoints cost no round trip (SQLite); pk_group
+                                     * gives each work of a group one when set */
     struct {
         int failed;                 /* txn_failed of the enclosing scope */
         int written;                /* events it had written */

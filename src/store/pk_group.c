@@ -23,18 +23,19 @@ static pthread_cond_t finished = PTHREAD_COND_INITIALIZER;
 static work_rec *head, *tail;       /* waiting works, oldest first */
 static int leading;                 /* a leader runs a group */
 static int limit = DEFAULT_LIMIT;
-static apr_uint64_t n_works, n_groups;
+static apr_uint64_t n_works, n_groups, n_retried;
 
 void pk_group_set_limit(int n)
 {
     limit = n > 0 ? n : 1;
 }
 
-void pk_group_counts(apr_uint64_t *works, apr_uint64_t *groups)
+void pk_group_counts(apr_uint64_t *works, apr_uint64_t *groups, apr_uint64_t *retried)
 {
     pthread_mutex_lock(&lock);
     *works = n_works;
     *groups = n_groups;
+    *retried = n_retried;
     pthread_mutex_unlock(&lock);
 }
 
@@ -55,7 +56,7 @@ static void lead(pk_db *db, apr_pool_t *p)
     work_rec *group = head, *w, *last = head;
     apr_pool_t *tp = NULL;
     apr_status_t rv, commit;
-    int n;
+    int n, retried = 0;
 
     for (n = 1; n < limit && last->next; ++n) {
         last = last->next;
@@ -74,16 +75,29 @@ static void lead(pk_db *db, apr_pool_t *p)
         /* alone: the transaction is its scope (two statements fewer) */
         group->rv = pk_db_finish(db, tp, group->work(db, group->p, group->baton));
     }
-    else {
-        for (w = group; w && commit == APR_SUCCESS; w = w->next) {
+    else if (commit == APR_SUCCESS && db->cheap_savepoints) {
+        for (w = group; w; w = w->next) {
             /* a scope of its own: its failure rolls back its statements and events only */
             if (APR_SUCCESS == (rv = pk_db_begin(db, w->p))) {
                 rv = pk_db_finish(db, w->p, w->work(db, w->p, w->baton));
             }
             w->rv = rv;
         }
-        if (commit == APR_SUCCESS) {
-            commit = pk_db_end(db, tp, 1);
+        commit = pk_db_end(db, tp, 1);
+    }
+    else if (commit == APR_SUCCESS) {
+        /* PostgreSQL: a savepoint per work would cost the driver two round trips per
+         * statement. All in one go; when one fails, none is kept and each runs again
+         * alone, so that each gets its own answer. */
+        for (w = group, rv = APR_SUCCESS; w && rv == APR_SUCCESS; w = w->next) {
+            rv = w->work(db, w->p, w->baton);
+        }
+        if (APR_SUCCESS != (commit = pk_db_finish(db, tp, rv))) {
+            for (w = group; w; w = w->next) {
+                w->rv = run_alone(db, w->p, w->work, w->baton);
+            }
+            commit = APR_SUCCESS;
+            retried = 1;
         }
     }
     apr_pool_destroy(tp);
@@ -97,6 +111,7 @@ static void lead(pk_db *db, apr_pool_t *p)
     }
     n_works += (apr_uint64_t)n;
     ++n_groups;
+    n_retried += (apr_uint64_t)retried;
     leading = 0;
     pthread_cond_broadcast(&finished);
 }
@@ -106,7 +121,7 @@ apr_status_t pk_group_run(pk_db *db, apr_pool_t *p, pk_group_work_fn *work, void
     work_rec me = { work, baton, p, APR_SUCCESS, 0, NULL };
 
     /* one already writing would wait, as a follower, for a leader that waits for it */
-    if (db->dialect != PK_DIALECT_SQLITE || limit <= 1 || pk_db_writing()) {
+    if (limit <= 1 || pk_db_writing() || db->txn) {
         return run_alone(db, p, work, baton);
     }
     pthread_mutex_lock(&lock);

@@ -8,8 +8,13 @@
  * to the group limit of queued works and runs them in one transaction on its own
  * connection, each in a savepoint of its own (one that fails is rolled back alone), commits
  * once and wakes their threads. Waiting threads do no work; the next leader is whichever of
- * them finds the queue still holding its work. PostgreSQL writers run side by side, so
- * there every work runs in its own transaction on its own connection.
+ * them finds the queue still holding its work.
+ * PostgreSQL writers do run side by side, but all saves of a user bump that user's row
+ * (pk_events.h), and 32 transactions queueing on one row lock hand it over one at a time,
+ * waking every waiter each time: grouped, a child has one transaction in that queue.
+ * There no savepoints (apr_dbd's pgsql driver would wrap every statement in one of its
+ * own): when a work fails, the group is rolled back and each of its works runs again in a
+ * transaction of its own.
  */
 #ifndef PK_GROUP_H
 #define PK_GROUP_H
@@ -26,14 +31,18 @@ typedef apr_status_t pk_group_work_fn(pk_db *db, apr_pool_t *p, void *baton);
  * Answers work's status once the transaction is committed (or the commit's failure,
  * when work succeeded but the commit did not; then nothing of it stays). The events it
  * wrote are published after that commit. Runs alone (in a transaction of its own on db)
- * with PostgreSQL, with a group limit of 1, or when this thread has a transaction open.
+ * with a group limit of 1, and inside the transaction already open when this thread or
+ * db has one (a scope of its own there; with PostgreSQL its failure fails that
+ * transaction). work may run more than once (PostgreSQL, after another work of its group
+ * failed): it must set its results afresh each time.
  */
 apr_status_t pk_group_run(pk_db *db, apr_pool_t *p, pk_group_work_fn *work, void *baton);
 
 /** At most this many works in one transaction (1: none grouped). Set at start-up. */
 void pk_group_set_limit(int limit);
 
-/** Works run by leaders in this process, and the transactions they ran them in. */
-void pk_group_counts(apr_uint64_t *works, apr_uint64_t *groups);
+/** Works run by leaders in this process, the transactions they ran them in, and the
+ *  PostgreSQL groups run again work by work after one failed. */
+void pk_group_counts(apr_uint64_t *works, apr_uint64_t *groups, apr_uint64_t *retried);
 
 #endif /* PK_GROUP_H */

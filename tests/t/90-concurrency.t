@@ -75,4 +75,48 @@ section 'parallel PATCHes of one item' => sub {
     is_deeply($got->{tags}, ["$u-p$k"], 'the item ends with the tags of the PATCH whose progress it has');
 };
 
+# A save that fails among others saved at the same instant fails alone: with SQLite a
+# group commit rolls back its savepoint only (tests/unit/test_store.c), with PostgreSQL
+# the group is rolled back and every save of it runs again alone. A trigger refuses the
+# "poison" URLs; PostgreSQL only, since a trigger made under SQLite expires the
+# statements httpd's connections have prepared.
+section 'a failing save among parallel ones fails alone' => sub {
+    plan skip_all => 'PostgreSQL only' unless ($ENV{POKETTO_DBD_DRIVER} // '') eq 'pgsql';
+    db_rows(q{CREATE OR REPLACE FUNCTION poketto_test_poison() RETURNS trigger AS $$
+              BEGIN IF NEW.url LIKE '%poison%' THEN RAISE EXCEPTION 'poisoned URL'; END IF;
+              RETURN NEW; END $$ LANGUAGE plpgsql});
+    db_rows('CREATE TRIGGER poketto_test_poison BEFORE INSERT ON items'
+            . ' FOR EACH ROW EXECUTE FUNCTION poketto_test_poison()');
+    my $ptag = "$u-poison";
+    my @lines = eval {
+        in_parallel(sub {
+            my $i = shift;
+            map {
+                my $name = ($i == 2 && $_ == 3) || ($i == 5 && $_ == 1) ? "poison$i-$_" : "ok$i-$_";
+                my ($res) = save_item('alice', "https://example.com/$u/$name", tags => [$ptag]);
+                "$name " . $res->code . ' ' . ($res->header('Content-Type') // '-');
+            } 1 .. EACH;
+        });
+    };
+    my $err = $@;
+    db_rows('DROP TRIGGER poketto_test_poison ON items');
+    db_rows('DROP FUNCTION poketto_test_poison()');
+    die $err if $err;
+    my @poison = grep { /^poison/ } @lines;
+    my @ok = grep { /^ok/ } @lines;
+    is(scalar @poison, 2, 'both poisoned saves answered');
+    is(scalar(grep { m{^\S+ 503 application/problem\+json} } @poison), 2,
+       'each poisoned save: 503 problem') or diag('  answers: ' . join(', ', @poison));
+    is(scalar(grep { m{^\S+ 202 } } @ok), CLIENTS * EACH - 2, 'every other save: 202')
+        or diag('  answers: ' . join(', ', @ok));
+    my $items = list_all('alice', 'state=all&tag=' . esc($ptag)) // [];
+    my %urls = map { ($_->{url} // '') => 1 } @$items;
+    is(scalar @$items, CLIENTS * EACH - 2, 'every other item is stored, once');
+    ok(!grep({ /poison/ } keys %urls), 'no poisoned item is stored');
+    my $tasks = "SELECT COUNT(*) FROM tasks t JOIN items i ON i.id = t.item_id WHERE i.url LIKE";
+    is(db_value("$tasks 'https://example.com/$u/ok%'"), CLIENTS * EACH - 2,
+       'one task for each stored item');
+    is(db_value("$tasks 'https://example.com/$u/poison%'"), 0, 'none for the poisoned');
+};
+
 done_testing;

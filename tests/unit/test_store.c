@@ -1769,12 +1769,12 @@ static void test_group(apr_pool_t *parent)
     grouper_t g[GROUP_THREADS];
     apr_thread_t *t[GROUP_THREADS];
     apr_thread_mutex_t *release = NULL;
-    apr_uint64_t works0, groups0, works1, groups1;
+    apr_uint64_t works0, groups0, works1, groups1, retried;
     apr_status_t rv;
     pk_db *db;
     pk_user *u = NULL;
     const char *f = getenv("PK_TEST_TIME_FACTOR");
-    int i, saved = 0;
+    int i, cheap, saved = 0;
 
     apr_pool_create(&p, parent);
     /* the scratch table first, on a connection of its own: a schema change expires the
@@ -1792,42 +1792,63 @@ static void test_group(apr_pool_t *parent)
     pk_group_set_limit(32);
 
     /* one work holds the leader's transaction while three queue behind it: they run as
-     * one group, in which the failing one is rolled back alone */
+     * one group, in which the failing one is rolled back alone (savepoints, SQLite), or
+     * (without savepoints, as with PostgreSQL) the group is rolled back and each of its
+     * works runs again alone */
     apr_thread_mutex_create(&release, APR_THREAD_MUTEX_DEFAULT, p);
-    apr_thread_mutex_lock(release);
-    pk_group_counts(&works0, &groups0);
-    memset(g, 0, sizeof(g));
-    for (i = 0; i < 4; ++i) {
-        apr_pool_create(&g[i].pool, p);
-        g[i].db = open_db(g[i].pool, "group.db");
-        g[i].name = apr_psprintf(p, "w%d", i);
-        g[i].fail = (i == 2);
-        g[i].hold = (i == 0);
-        g[i].release = release;
+    for (cheap = 1; cheap >= 0; --cheap) {
+        const char *how = cheap ? "group (savepoints)" : "group (no savepoints)";
+        apr_uint64_t retried0;
+
+        pk_db_sql(db, p, "DELETE FROM g");
+        apr_thread_mutex_lock(release);
+        pk_group_counts(&works0, &groups0, &retried0);
+        memset(g, 0, sizeof(g));
+        for (i = 0; i < 4; ++i) {
+            apr_pool_create(&g[i].pool, p);
+            g[i].db = open_db(g[i].pool, "group.db");
+            if (g[i].db) {
+                g[i].db->cheap_savepoints = cheap;
+            }
+            g[i].name = apr_psprintf(p, "w%d", i);
+            g[i].fail = (i == 2);
+            g[i].hold = (i == 0);
+            g[i].release = release;
+        }
+        apr_thread_create(&t[0], NULL, grouper, &g[0], p);
+        apr_sleep(apr_time_from_msec(100) * (f ? atoi(f) : 1));
+        for (i = 1; i < 4; ++i) {
+            apr_thread_create(&t[i], NULL, grouper, &g[i], p);
+        }
+        apr_sleep(apr_time_from_msec(200) * (f ? atoi(f) : 1));
+        apr_thread_mutex_unlock(release);
+        for (i = 0; i < 4; ++i) {
+            apr_thread_join(&rv, t[i]);
+        }
+        pk_group_counts(&works1, &groups1, &retried);
+        PK_TEST_INT(g[0].rv, APR_SUCCESS, apr_psprintf(p, "%s: the held work succeeded", how));
+        PK_TEST_INT(g[1].rv, APR_SUCCESS, apr_psprintf(p, "%s: a grouped work succeeded", how));
+        PK_TEST_INT(g[2].rv, APR_EINVAL,
+                    apr_psprintf(p, "%s: the failing work gets its own error", how));
+        PK_TEST_INT(g[3].rv, APR_SUCCESS,
+                    apr_psprintf(p, "%s: the work after the failing one succeeded", how));
+        PK_TEST_STR(sql_list(db, p, "SELECT v FROM g ORDER BY v"), "w0,w1,w3",
+                    apr_psprintf(p, "%s: the failing work's row is gone, the others' stay "
+                                    "(once each)", how));
+        PK_TEST_INT((int)(works1 - works0), 4, apr_psprintf(p, "%s: four works run", how));
+        PK_TEST_INT((int)(groups1 - groups0), 2,
+                    apr_psprintf(p, "%s: in two transactions (1 + 3)", how));
+        PK_TEST_INT((int)(retried - retried0), cheap ? 0 : 1,
+                    apr_psprintf(p, "%s: run again work by work: %s", how,
+                                 cheap ? "never" : "once"));
+        for (i = 0; i < 4; ++i) {
+            apr_pool_destroy(g[i].pool);
+        }
     }
-    apr_thread_create(&t[0], NULL, grouper, &g[0], p);
-    apr_sleep(apr_time_from_msec(100) * (f ? atoi(f) : 1));
-    for (i = 1; i < 4; ++i) {
-        apr_thread_create(&t[i], NULL, grouper, &g[i], p);
-    }
-    apr_sleep(apr_time_from_msec(200) * (f ? atoi(f) : 1));
-    apr_thread_mutex_unlock(release);
-    for (i = 0; i < 4; ++i) {
-        apr_thread_join(&rv, t[i]);
-    }
-    pk_group_counts(&works1, &groups1);
-    PK_TEST_INT(g[0].rv, APR_SUCCESS, "group: the held work succeeded");
-    PK_TEST_INT(g[1].rv, APR_SUCCESS, "group: a grouped work succeeded");
-    PK_TEST_INT(g[2].rv, APR_EINVAL, "group: the failing work gets its own error");
-    PK_TEST_INT(g[3].rv, APR_SUCCESS, "group: the work after the failing one succeeded");
-    PK_TEST_STR(sql_list(db, p, "SELECT v FROM g ORDER BY v"), "w0,w1,w3",
-                "group: the failing work's row is gone, the others' stay");
-    PK_TEST_INT((int)(works1 - works0), 4, "group: four works run");
-    PK_TEST_INT((int)(groups1 - groups0), 2, "group: in two transactions (1 + 3)");
 
     /* concurrent saves: every one answered with its task, none lost, some grouped */
     PK_TEST_INT(pk_user_ensure(db, p, "grouper", &u), APR_SUCCESS, "group: user");
-    pk_group_counts(&works0, &groups0);
+    pk_group_counts(&works0, &groups0, &retried);
     for (i = 0; i < GROUP_THREADS; ++i) {
         memset(&g[i], 0, sizeof(g[i]));
         apr_pool_create(&g[i].pool, p);
@@ -1843,7 +1864,7 @@ static void test_group(apr_pool_t *parent)
         apr_thread_join(&rv, t[i]);
         saved += g[i].saved;
     }
-    pk_group_counts(&works1, &groups1);
+    pk_group_counts(&works1, &groups1, &retried);
     PK_TEST_INT(saved, GROUP_THREADS * GROUP_SAVES, "group: every save answered with a task");
     PK_TEST_INT(sql_int(db, p, apr_psprintf(p, "SELECT COUNT(*) FROM items WHERE user_id = "
                                                I64, u ? u->id : 0)),
@@ -1859,12 +1880,12 @@ static void test_group(apr_pool_t *parent)
 
     /* a limit of 1: each alone */
     pk_group_set_limit(1);
-    pk_group_counts(&works0, &groups0);
+    pk_group_counts(&works0, &groups0, &retried);
     g[0].saves = 3;
     g[0].saved = 0;
     g[0].name = "alone";
     grouper(NULL, &g[0]);
-    pk_group_counts(&works1, &groups1);
+    pk_group_counts(&works1, &groups1, &retried);
     PK_TEST_INT(g[0].saved, 3, "group: limit 1 saves");
     PK_TEST_INT((int)(works1 - works0), 0, "group: limit 1 runs no group");
     pk_group_set_limit(32);
