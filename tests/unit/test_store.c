@@ -1427,6 +1427,15 @@ static void capture(void *baton, const apr_array_header_t *events, apr_pool_t *p
     }
 }
 
+/* Publications go to pub from now on, which starts empty (in p). */
+static void capture_start(apr_pool_t *p)
+{
+    pub.pool = p;
+    pub.seen = "";
+    pub.calls = 0;
+    pk_db_set_publisher(capture, NULL);
+}
+
 /* "seq:type:item,..." of a user's events in id order */
 static const char *user_events(pk_db *db, apr_pool_t *p, apr_int64_t user)
 {
@@ -1458,10 +1467,7 @@ static void test_events(apr_pool_t *parent)
         apr_pool_destroy(p);
         return;
     }
-    pub.pool = p;
-    pub.seen = "";
-    pub.calls = 0;
-    pk_db_set_publisher(capture, NULL);
+    capture_start(p);
 
     alice = new_user(db, p, "alice");
     bob = new_user(db, p, "bob");
@@ -1652,10 +1658,7 @@ static void test_savepoints(apr_pool_t *parent)
         apr_pool_destroy(p);
         return;
     }
-    pub.pool = p;
-    pub.seen = "";
-    pub.calls = 0;
-    pk_db_set_publisher(capture, NULL);
+    capture_start(p);
 
     PK_TEST_INT(pk_db_begin(db, p), APR_SUCCESS, "savepoint: begin");
     PK_TEST_INT(pk_user_create(db, p, "outer", NULL, &u), APR_SUCCESS, "savepoint: outer row");
