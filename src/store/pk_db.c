@@ -265,8 +265,12 @@ void pk_db_set_writer_gate(pk_db_gate_fn *enter, pk_db_gate_fn *leave, void *bat
     gate_baton = baton;
 }
 
+/* Transactions this thread has open, on any database: pk_db_writing. */
+static __thread int open_txns;
+
 static void writer_enter(pk_db *db)
 {
+    ++open_txns;
     if (db->dialect == PK_DIALECT_SQLITE && writer_depth++ == 0) {
         if (gate_enter) {
             gate_held = (gate_enter(gate_baton) == APR_SUCCESS);
@@ -279,6 +283,7 @@ static void writer_enter(pk_db *db)
 
 static void writer_leave(pk_db *db)
 {
+    --open_txns;
     if (db->dialect == PK_DIALECT_SQLITE && --writer_depth == 0) {
         if (gate_enter) {
             if (gate_held) {
@@ -294,7 +299,7 @@ static void writer_leave(pk_db *db)
 
 int pk_db_writing(void)
 {
-    return writer_depth > 0;
+    return open_txns > 0;
 }
 
 static apr_status_t savepoint(pk_db *db, apr_pool_t *p, const char *verb, int level)

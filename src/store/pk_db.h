@@ -97,7 +97,7 @@ apr_status_t pk_db_begin(pk_db *db, apr_pool_t *p);
  *  commit) or rolled back with its events, the enclosing scope going on either way. */
 apr_status_t pk_db_end(pk_db *db, apr_pool_t *p, int ok);
 
-/** Whether this thread has an SQLite write transaction open (on any connection). */
+/** Whether this thread has a transaction open (on any connection). */
 int pk_db_writing(void);
 
 /** End the open transaction after work whose status is rv: commit when rv is

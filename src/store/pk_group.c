@@ -120,7 +120,8 @@ apr_status_t pk_group_run(pk_db *db, apr_pool_t *p, pk_group_work_fn *work, void
 {
     work_rec me = { work, baton, p, APR_SUCCESS, 0, NULL };
 
-    /* one already writing would wait, as a follower, for a leader that waits for it */
+    /* one with a transaction open would wait, as a follower, for a leader that may wait
+     * for it (SQLite's lock, a PostgreSQL row it holds) */
     if (limit <= 1 || pk_db_writing() || db->txn) {
         return run_alone(db, p, work, baton);
     }
