@@ -10,6 +10,7 @@
  * automaton as it lands.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_base64.h>
@@ -49,7 +50,10 @@ typedef enum {
 } pk_ws_reader_state;
 
 struct pk_ws_reader {
-    apr_pool_t *msg_pool;     /* the buffer of the data message being assembled */
+    apr_pool_t *pool;         /* the reader's (the connection's) */
+    apr_pool_t *msg_pool;     /* the buffer of the data message being assembled: made
+                               * at the first data payload, so that a connection that
+                               * only pings costs no pool (an 8 KB block) */
     apr_size_t max_message;   /* largest data message accepted */
     pk_ws_reader_state state;
     int clear_pending;        /* a data message was handed over: clear msg_pool */
@@ -136,21 +140,15 @@ int pk_ws_close_code_valid(int code)
 apr_status_t pk_ws_reader_create(apr_pool_t *p, apr_size_t max_message,
                                  pk_ws_reader **r)
 {
-    apr_status_t rv;
     pk_ws_reader *res = apr_pcalloc(p, sizeof(*res));
 
-    *r = NULL;
-    rv = apr_pool_create(&res->msg_pool, p);
-    if (rv != APR_SUCCESS)
-        goto leave;
-    apr_pool_tag(res->msg_pool, "pk_ws_message");
+    res->pool = p;
     res->max_message = max_message > APR_SIZE_MAX / 4 ? APR_SIZE_MAX / 4 : max_message;
     res->state = RS_HEADER;
     res->hdr_need = 2;
     pk_utf8_init(&res->utf8);
     *r = res;
-leave:
-    return rv;
+    return APR_SUCCESS;
 }
 
 /** Enter RS_FAILED with close code code; returns -1. */
@@ -318,6 +316,15 @@ static void pk_ws_reserve(pk_ws_reader *r, apr_size_t need)
             cap = upper;
         if (cap < need)
             cap = need;
+        if (!r->msg_pool) {
+            if (apr_pool_create(&r->msg_pool, r->pool) != APR_SUCCESS) {
+                apr_abortfunc_t oom = apr_pool_abort_get(r->pool);
+                if (oom)
+                    oom(APR_ENOMEM);
+                abort();    /* as apr_palloc would: no memory */
+            }
+            apr_pool_tag(r->msg_pool, "pk_ws_message");
+        }
         nb = apr_palloc(r->msg_pool, cap + PK_WS_REDZONE);
         if (r->buf_len > 0)
             memcpy(nb, r->buf, r->buf_len);
@@ -455,7 +462,8 @@ pk_ws_result pk_ws_reader_feed(pk_ws_reader *r, const void *buf, apr_size_t len,
 
     memset(msg, 0, sizeof(*msg));
     if (r->clear_pending) {
-        apr_pool_clear(r->msg_pool);
+        if (r->msg_pool)
+            apr_pool_clear(r->msg_pool);
         r->buf = NULL;
         r->buf_cap = 0;
         r->clear_pending = 0;

@@ -108,8 +108,9 @@ typedef struct pk_ws_message {
 /** Create a reader for one connection, from p (the connection's pool).
  *
  *  Pools: the reader and its fixed state (headers, a 126-byte control frame buffer)
- *  are allocated from p once. Data messages are assembled in a subpool of p that the
- *  reader clears at the start of the pk_ws_reader_feed() call after the one that
+ *  are allocated from p once. Data messages are assembled in a subpool of p, made at
+ *  the first data payload (a connection that only exchanges control frames has none),
+ *  that the reader clears at the start of the pk_ws_reader_feed() call after the one that
  *  handed the message over, so a long-lived connection uses at most about
  *  2 x max_message (+ a few KB) whatever it receives over time; the reader never
  *  allocates from p again. Destroying or clearing p frees everything (no other
@@ -119,7 +120,8 @@ typedef struct pk_ws_message {
  *
  *  max_message: the largest data message accepted, in bytes (payload, all fragments
  *  together); values above APR_SIZE_MAX / 4 are taken as APR_SIZE_MAX / 4.
- *  Returns APR_SUCCESS and *r, or the error of apr_pool_create() (*r NULL). */
+ *  Returns APR_SUCCESS and *r. When the subpool cannot be made later, the pool's
+ *  abort function is called (as apr_palloc does). */
 apr_status_t pk_ws_reader_create(apr_pool_t *p, apr_size_t max_message,
                                  pk_ws_reader **r);
 
