@@ -36,7 +36,6 @@ typedef struct {
 } gate_retained;
 
 static gate_retained *gate;         /* set by post_config when the database is SQLite */
-static apr_global_mutex_t *child_gate;
 
 static apr_status_t gate_enter(void *baton)
 {
@@ -51,7 +50,6 @@ static apr_status_t gate_leave(void *baton)
 static apr_status_t gate_gone(void *unused)
 {
     pk_db_set_writer_gate(NULL, NULL, NULL);
-    child_gate = NULL;
     return APR_SUCCESS;
 }
 
@@ -232,8 +230,7 @@ void pk_dbd_child_init(apr_pool_t *pchild, server_rec *s)
     }
     if (gate) {
         if (APR_SUCCESS == apr_global_mutex_child_init(&gate->mutex, gate->lockfile, pchild)) {
-            child_gate = gate->mutex;
-            pk_db_set_writer_gate(gate_enter, gate_leave, child_gate);
+            pk_db_set_writer_gate(gate_enter, gate_leave, gate->mutex);
             apr_pool_cleanup_register(pchild, NULL, gate_gone, apr_pool_cleanup_null);
         }
         else {

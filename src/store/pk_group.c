@@ -69,38 +69,39 @@ static void lead(pk_db *db, apr_pool_t *p)
     leading = 1;
     pthread_mutex_unlock(&lock);
 
-    apr_pool_create(&tp, p);
-    commit = pk_db_begin(db, tp);
-    if (n == 1 && commit == APR_SUCCESS) {
+    commit = APR_SUCCESS;
+    if (n == 1) {
         /* alone: the transaction is its scope (two statements fewer) */
-        group->rv = pk_db_finish(db, tp, group->work(db, group->p, group->baton));
+        group->rv = run_alone(db, group->p, group->work, group->baton);
     }
-    else if (commit == APR_SUCCESS && db->cheap_savepoints) {
-        for (w = group; w; w = w->next) {
-            /* a scope of its own: its failure rolls back its statements and events only */
-            if (APR_SUCCESS == (rv = pk_db_begin(db, w->p))) {
-                rv = pk_db_finish(db, w->p, w->work(db, w->p, w->baton));
-            }
-            w->rv = rv;
-        }
-        commit = pk_db_end(db, tp, 1);
-    }
-    else if (commit == APR_SUCCESS) {
-        /* PostgreSQL: a savepoint per work would cost the driver two round trips per
-         * statement. All in one go; when one fails, none is kept and each runs again
-         * alone, so that each gets its own answer. */
-        for (w = group, rv = APR_SUCCESS; w && rv == APR_SUCCESS; w = w->next) {
-            rv = w->work(db, w->p, w->baton);
-        }
-        if (APR_SUCCESS != (commit = pk_db_finish(db, tp, rv))) {
+    else {
+        apr_pool_create(&tp, p);
+        commit = pk_db_begin(db, tp);   /* when it fails, nothing runs: each gets it */
+        if (commit == APR_SUCCESS && db->cheap_savepoints) {
             for (w = group; w; w = w->next) {
+                /* inside the open transaction run_alone is a savepoint scope: a failure
+                 * rolls back its own statements and events only */
                 w->rv = run_alone(db, w->p, w->work, w->baton);
             }
-            commit = APR_SUCCESS;
-            retried = 1;
+            commit = pk_db_end(db, tp, 1);
         }
+        else if (commit == APR_SUCCESS) {
+            /* PostgreSQL: a savepoint per work would cost the driver two round trips
+             * per statement. All in one go; when one fails, none is kept and each runs
+             * again alone, so that each gets its own answer. */
+            for (w = group, rv = APR_SUCCESS; w && rv == APR_SUCCESS; w = w->next) {
+                rv = w->work(db, w->p, w->baton);
+            }
+            if (APR_SUCCESS != (commit = pk_db_finish(db, tp, rv))) {
+                for (w = group; w; w = w->next) {
+                    w->rv = run_alone(db, w->p, w->work, w->baton);
+                }
+                commit = APR_SUCCESS;
+                retried = 1;
+            }
+        }
+        apr_pool_destroy(tp);
     }
-    apr_pool_destroy(tp);
 
     pthread_mutex_lock(&lock);
     for (w = group; w; w = w->next) {
@@ -122,7 +123,7 @@ apr_status_t pk_group_run(pk_db *db, apr_pool_t *p, pk_group_work_fn *work, void
 
     /* one with a transaction open would wait, as a follower, for a leader that may wait
      * for it (SQLite's lock, a PostgreSQL row it holds) */
-    if (limit <= 1 || pk_db_writing() || db->txn) {
+    if (limit <= 1 || pk_db_writing()) {
         return run_alone(db, p, work, baton);
     }
     pthread_mutex_lock(&lock);
