@@ -143,6 +143,7 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->list_cache = -1;
     c->write_group = -1;
     c->ws_mode = PK_WS_MODE_UNSET;
+    c->ws_detach = -1;
     c->ws_max_message = -1;
     c->ws_ping_s = -1;
     c->ws_send_buffer = -1;
@@ -356,6 +357,7 @@ static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
                          "in thread mode (each keeps a worker thread)");
         }
     }
+    wc->detach = DEF(c->ws_detach, 1);
     wc->max_message = (apr_size_t)DEF(c->ws_max_message, DEF_WS_MAX_MESSAGE);
     wc->ping = apr_time_from_sec(DEF(c->ws_ping_s, DEF_WS_PING));
     wc->send_buffer = (apr_size_t)DEF(c->ws_send_buffer, DEF_WS_SEND_BUFFER);
@@ -521,6 +523,17 @@ static const char *set_engine(cmd_parms *cmd, void *dc, int on)
 
     if (!err) {
         c->engine = on;
+    }
+    return err;
+}
+
+static const char *set_ws_detach(cmd_parms *cmd, void *dc, int on)
+{
+    pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (!err) {
+        c->ws_detach = on;
     }
     return err;
 }
@@ -720,6 +733,10 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoWsMode", set_ws_mode, NULL, RSRC_CONF,
                   "How an open WebSocket is held: 'thread' (its request's worker), "
                   "'parked' (a per-child I/O thread, event MPM) or 'auto' (default)"),
+    AP_INIT_FLAG("PokettoWsDetach", set_ws_detach, NULL, RSRC_CONF,
+                 "Parked mode: a WebSocket on a connection without TLS (no filter but the "
+                 "core's) is held on a socket of the I/O thread's own and httpd lets go of "
+                 "the connection, request and pools (default On)"),
     AP_INIT_TAKE1("PokettoWsMaxMessage", set_srv_number, (void *)&N_WS_MAX_MESSAGE, RSRC_CONF,
                   "Largest message a WebSocket client may send, in bytes; a larger one "
                   "closes with 1009 (default 65536)"),

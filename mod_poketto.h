@@ -59,6 +59,7 @@ typedef struct pk_srv_conf {
     int list_cache;                 /* PokettoListCache: entries per child */
     int write_group;                /* PokettoWriteGroup: SQLite writes per transaction */
     int ws_mode;                    /* PokettoWsMode (pk_ws_mode_e) */
+    int ws_detach;                  /* PokettoWsDetach (-1 unset) */
     apr_off_t ws_max_message;       /* PokettoWsMaxMessage */
     int ws_ping_s;                  /* PokettoWsPingInterval */
     apr_off_t ws_send_buffer;       /* PokettoWsSendBuffer */
@@ -81,6 +82,7 @@ typedef enum {
 /** The WebSocket settings with defaults applied, as post_config resolved them. */
 typedef struct pk_ws_conf {
     pk_ws_mode_e mode;              /* THREAD or PARKED: never AUTO */
+    int detach;                     /* parked: plain connections leave httpd's hands */
     apr_size_t max_message;         /* bytes of one client message */
     apr_interval_time_t ping;       /* between server pings; a pong is due within one */
     apr_size_t send_buffer;         /* bytes queued for a client before it is dropped */

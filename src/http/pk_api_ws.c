@@ -14,7 +14,11 @@
  * and the connection is held (src/runtime/pk_wsconn.h): in thread mode by the request's
  * thread, which returns when the WebSocket closed (httpd then closes the connection); in
  * parked mode (event MPM) the handler returns SUSPENDED and the child's I/O thread
- * (src/runtime/pk_wsio.h) takes it over, and ends the request and the connection.
+ * (src/runtime/pk_wsio.h) takes it over, and ends the request and the connection. A
+ * parked connection without TLS is detached instead (PokettoWsDetach): the I/O thread
+ * takes a duplicate of its socket and the handler returns, so httpd ends the request
+ * (its access log line is written as the WebSocket opens, with status 101) and the
+ * connection at once.
  */
 #include <httpd.h>
 #include <http_protocol.h>
@@ -181,6 +185,9 @@ int pk_api_ws_open(pk_req *pr, const pk_args *args)
     pk_wsconn *ws = NULL;
     apr_status_t rv;
     int slot = 0, parked = conf->mode == PK_WS_MODE_PARKED && pk_wsio_running();
+    pk_wsconn_hold hold = !parked ? PK_WSCONN_THREAD
+                          : conf->detach && pk_wsconn_detachable(c) ? PK_WSCONN_DETACHED
+                          : PK_WSCONN_PARKED;
     int ret = OK;
 
     if (DONE == check_handshake(pr, &key) || DONE == identify(pr)) {
@@ -196,7 +203,7 @@ int pk_api_ws_open(pk_req *pr, const pk_args *args)
                         "use GET %s", pk_http_url(pr, "/events"));
         goto leave;
     }
-    if (APR_SUCCESS != (rv = pk_wsconn_create(c, r, pr->user_id, conf, parked, &ws))) {
+    if (APR_SUCCESS != (rv = pk_wsconn_create(c, r, pr->user_id, conf, hold, &ws))) {
         ap_log_rerror(APLOG_MARK, rv == APR_EOF ? APLOG_DEBUG : APLOG_ERR, rv, r,
                       APLOGNO(10862) "WebSocket of user %" APR_INT64_T_FMT " not opened",
                       pr->user_id);
@@ -221,6 +228,19 @@ int pk_api_ws_open(pk_req *pr, const pk_args *args)
     r->input_filters = r->proto_input_filters = c->input_filters;
     if (c->aborted) {
         pk_wsconn_destroy(ws);
+        goto leave;
+    }
+    if (hold == PK_WSCONN_DETACHED) {
+        if (APR_SUCCESS != (rv = pk_wsconn_detach(ws))) {
+            ap_log_rerror(APLOG_MARK, APR_STATUS_IS_EMFILE(rv) || APR_STATUS_IS_ENFILE(rv)
+                                      ? APLOG_ERR : APLOG_INFO, rv, r,
+                          APLOGNO(10866) "WebSocket of user %" APR_INT64_T_FMT
+                          " not detached: closed", pr->user_id);
+            pk_wsconn_destroy(ws);
+            c->aborted = 1;
+            goto leave;
+        }
+        pk_wsio_hand(ws);           /* ws is the I/O thread's now; c goes with httpd */
         goto leave;
     }
     if (parked) {

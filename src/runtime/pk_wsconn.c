@@ -7,7 +7,11 @@
 #include <apr_atomic.h>
 #include <apr_poll.h>
 #include <apr_strings.h>
+#include <apr_portable.h>
 #include <jansson.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <netinet/in.h>
 
 #include "pk_ws.h"
 #include "pk_json.h"
@@ -33,14 +37,36 @@ APLOG_USE_MODULE(poketto);
 #define CLOSE_WAIT apr_time_from_sec(2)
 /* table reads of one resume (each reads a batch) */
 #define RESUME_ROUNDS 1000
+/* pieces of the queue one write of a detached socket passes to writev */
+#define WRITE_VECS 16
+
+/* A log line of the WebSocket: the connection's while httpd holds it; once detached there
+ * is no conn_rec, so the server's (the lines that matter name the client: ws->peer). */
+#define WS_LOG(ws, level, rv, ...) do {                                       \
+        if ((ws)->c) {                                                        \
+            ap_log_cerror(APLOG_MARK, level, rv, (ws)->c, __VA_ARGS__);       \
+        }                                                                     \
+        else {                                                                \
+            ap_log_error(APLOG_MARK, level, rv, (ws)->s, __VA_ARGS__);        \
+        }                                                                     \
+    } while (0)
 
 struct pk_wsconn {
-    conn_rec *c;
+    conn_rec *c;                    /* NULL once detached */
+    server_rec *s;
+    const char *peer;               /* the client's address:port, for the log */
     const pk_ws_conf *conf;
     apr_int64_t user_id;
-    apr_pool_t *pool;               /* everything below: a subpool of c->pool, or
-                                     * c->pool itself when parked (the I/O thread
-                                     * destroys it at the end) */
+    apr_pool_t *pool;               /* everything below: a subpool of c->pool (thread
+                                     * mode), c->pool itself (parked), or a pool of the
+                                     * I/O thread's (detached); the I/O thread destroys
+                                     * the last two when it closes */
+    int own_pool;                   /* pk_wsconn_destroy destroys pool */
+    apr_bucket_alloc_t *ba;         /* c->bucket_alloc, or the I/O thread's (detached) */
+    int detached;                   /* the socket is ours: no filters, no conn_rec */
+    apr_pool_t *early_pool;         /* detached: bytes the filters held at the hand-over, */
+    char *early;                    /* in a pool of their own, gone once they were read */
+    apr_size_t early_len;
     apr_pool_t *msg_pool;           /* one message at a time: made when one comes, gone
                                      * after it (scratch / scratch_done) */
     apr_pool_t *shared_scratch;     /* parked: the I/O thread's pool for messages */
@@ -108,7 +134,9 @@ static void drop(pk_wsconn *ws, const char *why)
     if (!ws->dropped) {
         ws->dropped = ws->done = 1;
         ws->why = why;
-        ws->c->aborted = 1;
+        if (ws->c) {
+            ws->c->aborted = 1;
+        }
     }
 }
 
@@ -147,15 +175,15 @@ static void queue_bytes(pk_wsconn *ws, const void *data, apr_size_t len)
     if (ws->dropped || !len) {
         return;
     }
-    b = apr_bucket_heap_create(data, len, NULL, ws->c->bucket_alloc);
+    b = apr_bucket_heap_create(data, len, NULL, ws->ba);
     APR_BRIGADE_INSERT_TAIL(ws->out, b);
     ws->out_len += len;
     if (ws->out_len > ws->conf->send_buffer) {
-        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, ws->c, APLOGNO(10852)
-                      "WebSocket of user %" APR_INT64_T_FMT ": the client does not read "
-                      "(%" APR_SIZE_T_FMT " bytes queued, PokettoWsSendBuffer %"
-                      APR_SIZE_T_FMT "): dropped", ws->user_id, ws->out_len,
-                      ws->conf->send_buffer);
+        WS_LOG(ws, APLOG_INFO, 0, APLOGNO(10852)
+               "WebSocket of user %" APR_INT64_T_FMT " (%s): the client does not read "
+               "(%" APR_SIZE_T_FMT " bytes queued, PokettoWsSendBuffer %"
+               APR_SIZE_T_FMT "): dropped", ws->user_id, ws->peer, ws->out_len,
+               ws->conf->send_buffer);
         drop(ws, "the client did not read (send buffer full)");
     }
 }
@@ -183,8 +211,7 @@ static void queue_close(pk_wsconn *ws, int code, const char *reason)
         queue_bytes(ws, frame, len);
     }
     ws->close_sent = 1;
-    ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, ws->c, "WebSocket: close %d sent (%s)", code,
-                  reason ? reason : "");
+    WS_LOG(ws, APLOG_TRACE1, 0, "WebSocket: close %d sent (%s)", code, reason ? reason : "");
 }
 
 static void queue_json(pk_wsconn *ws, json_t *j)
@@ -234,6 +261,41 @@ leave:
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, c, APLOGNO(10853)
                       "WebSocket of user %" APR_INT64_T_FMT ": writing to the client failed",
                       ws->user_id);
+        drop(ws, "writing failed");
+    }
+}
+
+/* Detached: write what the socket takes now (it does not wait), dropping what went. */
+static void write_socket(pk_wsconn *ws)
+{
+    struct iovec vec[WRITE_VECS];
+    apr_bucket *b = NULL, *e;
+    apr_status_t rv = APR_SUCCESS;
+    apr_size_t n;
+    int nvec;
+
+    while (!ws->dropped && ws->out_len) {
+        nvec = WRITE_VECS;
+        if (APR_SUCCESS != (rv = apr_brigade_to_iovec(ws->out, vec, &nvec)) || !nvec) {
+            break;
+        }
+        n = 0;
+        rv = apr_socket_sendv(ws->sock, vec, nvec, &n);
+        if (n) {
+            apr_brigade_partition(ws->out, (apr_off_t)n, &b);
+            while ((e = APR_BRIGADE_FIRST(ws->out)) != b) {
+                apr_bucket_delete(e);
+            }
+            ws->out_len -= n;
+        }
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    WS_LOG(ws, APLOG_TRACE2, rv, "WebSocket: %" APR_SIZE_T_FMT " bytes queued", ws->out_len);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+        WS_LOG(ws, APLOG_DEBUG, rv, APLOGNO(10865) "WebSocket of user %" APR_INT64_T_FMT
+               " (%s): writing to the client failed", ws->user_id, ws->peer);
         drop(ws, "writing failed");
     }
 }
@@ -288,9 +350,8 @@ static int drain_bus(pk_wsconn *ws, int pace)
             empty = 1;              /* APR_EAGAIN: nothing more now */
             break;
         }
-        ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, ws->c, "WebSocket: event %"
-                      APR_INT64_T_FMT " (%s) to user %" APR_INT64_T_FMT, m.id, m.type,
-                      ws->user_id);
+        WS_LOG(ws, APLOG_TRACE1, 0, "WebSocket: event %" APR_INT64_T_FMT " (%s) to user %"
+               APR_INT64_T_FMT, m.id, m.type, ws->user_id);
         queue_frame(ws, PK_WS_OP_TEXT, m.json, m.len);
         ++ws->msgs_out;
         apr_pool_clear(scratch(ws));  /* (the frame has its own copy) */
@@ -325,7 +386,7 @@ static void resume(pk_wsconn *ws, apr_int64_t after)
  * once the subscription is LIVE and drained, "resumed". */
 static void resume_step(pk_wsconn *ws)
 {
-    server_rec *s = ws->c->base_server;
+    server_rec *s = ws->s;
     apr_pool_t *p = NULL;
     pk_db *db = NULL;
     apr_int64_t last = ws->resume_after;
@@ -353,10 +414,10 @@ static void resume_step(pk_wsconn *ws)
             queue_json(ws, json_pack("{s:s, s:I}", "type", "resumed", "last",
                                      (json_int_t)last));
             ws->resuming = 0;
-            ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, APLOGNO(10854)
-                          "WebSocket of user %" APR_INT64_T_FMT " resumed after %"
-                          APR_INT64_T_FMT ", now at %" APR_INT64_T_FMT, ws->user_id,
-                          ws->resume_after, last);
+            WS_LOG(ws, APLOG_DEBUG, 0, APLOGNO(10854)
+                   "WebSocket of user %" APR_INT64_T_FMT " resumed after %"
+                   APR_INT64_T_FMT ", now at %" APR_INT64_T_FMT, ws->user_id,
+                   ws->resume_after, last);
             break;
         }
         if (!db) {
@@ -419,8 +480,8 @@ static void on_frame(pk_wsconn *ws, pk_ws_result res, const pk_ws_message *m)
     }
     switch (res) {
     case PK_WS_MESSAGE:
-        ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, ws->c, "WebSocket: opcode %d, %"
-                      APR_SIZE_T_FMT " bytes", m->opcode, m->len);
+        WS_LOG(ws, APLOG_TRACE1, 0, "WebSocket: opcode %d, %" APR_SIZE_T_FMT " bytes",
+               m->opcode, m->len);
         switch (m->opcode) {
         case PK_WS_OP_TEXT:
             on_text(ws, m->data, m->len);
@@ -447,9 +508,9 @@ static void on_frame(pk_wsconn *ws, pk_ws_result res, const pk_ws_message *m)
         }
         break;
     case PK_WS_ERROR:
-        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, APLOGNO(10855)
-                      "WebSocket of user %" APR_INT64_T_FMT ": %s (close %d)", ws->user_id,
-                      m->why, m->close_code);
+        WS_LOG(ws, APLOG_DEBUG, 0, APLOGNO(10855)
+               "WebSocket of user %" APR_INT64_T_FMT " (%s): %s (close %d)", ws->user_id,
+               ws->peer, m->why, m->close_code);
         queue_close(ws, m->close_code, NULL);
         ws->why = m->why;
         ws->done = ws->failed = 1;
@@ -467,6 +528,60 @@ static int reading(pk_wsconn *ws)
     return !ws->dropped && !ws->close_received && !ws->failed;
 }
 
+/* Give the reader bytes of the client, acting on each event. */
+static void feed(pk_wsconn *ws, const char *data, apr_size_t len)
+{
+    pk_ws_message m;
+    pk_ws_result res;
+    apr_size_t used;
+
+    while (len && reading(ws)) {
+        used = 0;
+        res = pk_ws_reader_feed(ws->reader, data, len, &used, &m);
+        if (res == PK_WS_AFTER_CLOSE) {
+            break;
+        }
+        on_frame(ws, res, &m);
+        data += used;
+        len -= used;
+    }
+}
+
+/* Detached: read the socket until it has nothing now (or the client closed). */
+static void read_socket(pk_wsconn *ws)
+{
+    char buf[READ_SIZE];
+    apr_size_t len;
+    apr_status_t rv;
+    int turn;
+
+    if (ws->early_pool) {
+        feed(ws, ws->early, ws->early_len);
+        apr_pool_destroy(ws->early_pool);
+        ws->early_pool = NULL;
+        ws->early = NULL;
+        ws->early_len = 0;
+    }
+    for (turn = 0; turn < READS_PER_TURN && reading(ws); ++turn) {
+        len = sizeof(buf);
+        rv = apr_socket_recv(ws->sock, buf, &len);
+        if (len) {
+            feed(ws, buf, len);
+        }
+        if (APR_STATUS_IS_EAGAIN(rv)) {
+            break;
+        }
+        if (rv != APR_SUCCESS || !len) {
+            drop(ws, rv == APR_SUCCESS || APR_STATUS_IS_EOF(rv)
+                     ? "the client closed the connection" : "reading failed");
+            break;
+        }
+        if (len < sizeof(buf)) {
+            break;                  /* all there was: the pollset says when more comes */
+        }
+    }
+}
+
 /* Read what the filters have, until they have nothing now (or the client closed). */
 static void read_in(pk_wsconn *ws)
 {
@@ -474,9 +589,7 @@ static void read_in(pk_wsconn *ws)
     apr_bucket *b;
     apr_status_t rv;
     const char *data;
-    apr_size_t len, used;
-    pk_ws_message m;
-    pk_ws_result res;
+    apr_size_t len;
     int turn;
 
     for (turn = 0; turn < READS_PER_TURN && reading(ws); ++turn) {
@@ -509,16 +622,7 @@ static void read_in(pk_wsconn *ws)
                 }
                 break;
             }
-            while (len && reading(ws)) {
-                used = 0;
-                res = pk_ws_reader_feed(ws->reader, data, len, &used, &m);
-                if (res == PK_WS_AFTER_CLOSE) {
-                    break;
-                }
-                on_frame(ws, res, &m);
-                data += used;
-                len -= used;
-            }
+            feed(ws, data, len);
         }
     }
     apr_brigade_cleanup(ws->in);
@@ -526,54 +630,153 @@ static void read_in(pk_wsconn *ws)
 
 /* ---- life ---- */
 
+int pk_wsconn_detachable(conn_rec *c)
+{
+    ap_filter_t *f;
+
+    /* the core's filters move bytes and mod_logio's input filter (AP_FTYPE_NETWORK - 1)
+     * counts them; mod_reqtimeout's only time them (no time-out applies to a WebSocket);
+     * any other connection filter (TLS: AP_FTYPE_CONNECTION) changes them */
+    for (f = c->input_filters; f; f = f->next) {
+        if (f->frec->ftype < AP_FTYPE_NETWORK - 1 && strcmp(f->frec->name, "reqtimeout")) {
+            return 0;
+        }
+    }
+    for (f = c->output_filters; f; f = f->next) {
+        if (f->frec->ftype < AP_FTYPE_NETWORK - 1 && strcmp(f->frec->name, "reqtimeout")) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 apr_status_t pk_wsconn_create(conn_rec *c, request_rec *r, apr_int64_t user_id,
-                              const pk_ws_conf *conf, int parked, pk_wsconn **wsp)
+                              const pk_ws_conf *conf, pk_wsconn_hold hold, pk_wsconn **wsp)
 {
     apr_pool_t *pool = NULL;
     pk_wsconn *ws = NULL;
+    int own = 1;
     apr_status_t rv;
 
     *wsp = NULL;
-    if (parked) {
+    if (hold == PK_WSCONN_PARKED) {
         pool = c->pool;             /* destroyed by the I/O thread when the WebSocket ends:
                                      * one pool less (8 KB) per idle parked connection */
+        own = 0;
+        rv = APR_SUCCESS;
     }
-    else if (APR_SUCCESS != (rv = apr_pool_create(&pool, c->pool))) {
-        goto leave;
+    else if (hold == PK_WSCONN_DETACHED) {
+        rv = pk_wsio_conn_pool(&pool);
     }
     else {
-        apr_pool_tag(pool, "poketto_ws");
+        rv = apr_pool_create(&pool, c->pool);
     }
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    apr_pool_tag(pool, "poketto_ws");
     ws = apr_pcalloc(pool, sizeof(*ws));
     ws->c = c;
+    ws->s = c->base_server;
+    ws->peer = apr_psprintf(pool, "%s:%d", c->client_ip,
+                            c->client_addr ? (int)c->client_addr->port : 0);
     ws->r = r;
     ws->conf = conf;
     ws->user_id = user_id;
     ws->pool = pool;
-    ws->parked = parked;
+    ws->own_pool = own;
+    ws->parked = hold != PK_WSCONN_THREAD;
+    ws->detached = hold == PK_WSCONN_DETACHED;
+    ws->ba = ws->detached ? pk_wsio_bucket_alloc() : c->bucket_alloc;
     if (!(ws->sock = ap_get_conn_socket(c))) {
         rv = APR_ENOTSOCK;
         goto leave;
     }
     /* the pollset before the subscription: pool cleanups run in reverse order, so the
      * subscription (whose callback wakes the pollset) ends first */
-    if ((!parked && APR_SUCCESS != (rv = apr_pollset_create(&ws->pollset, 1, pool,
-                                                            APR_POLLSET_WAKEABLE)))
+    if ((!ws->parked && APR_SUCCESS != (rv = apr_pollset_create(&ws->pollset, 1, pool,
+                                                                APR_POLLSET_WAKEABLE)))
         || APR_SUCCESS != (rv = pk_ws_reader_create(pool, conf->max_message, &ws->reader))) {
         goto leave;
     }
-    ws->in = apr_brigade_create(pool, c->bucket_alloc);
-    ws->out = apr_brigade_create(pool, c->bucket_alloc);
-    ws->piece = apr_brigade_create(pool, c->bucket_alloc);
+    ws->out = apr_brigade_create(pool, ws->ba);
+    if (!ws->detached) {
+        ws->in = apr_brigade_create(pool, c->bucket_alloc);
+        ws->piece = apr_brigade_create(pool, c->bucket_alloc);
+    }
     if (APR_SUCCESS != (rv = subscribe(ws, PK_BUS_FROM_NOW))) {
         goto leave;
     }
     *wsp = ws;
 leave:
-    if (rv != APR_SUCCESS && pool && pool != c->pool) {
+    if (rv != APR_SUCCESS && pool && own) {
         apr_pool_destroy(pool);     /* (parked: what was made stays in c->pool, which the
                                      * failed handshake's connection ends with) */
     }
+    return rv;
+}
+
+apr_status_t pk_wsconn_detach(pk_wsconn *ws)
+{
+    conn_rec *c = ws->c;
+    apr_bucket_brigade *bb = apr_brigade_create(c->pool, c->bucket_alloc);
+    apr_os_sock_info_t info;
+    apr_os_sock_t fd = -1, nfd = -1;
+    apr_bucket *e;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    /* What the input filters hold already (a client may send right behind the 101) is
+     * the reader's first bytes: AP_MODE_EXHAUSTIVE gives the core's buffer and then its
+     * socket bucket, which is not read (the socket is ours from now on). */
+    if (APR_SUCCESS != (rv = ap_get_brigade(c->input_filters, bb, AP_MODE_EXHAUSTIVE,
+                                            APR_NONBLOCK_READ, 0))) {
+        goto leave;
+    }
+    for (e = APR_BRIGADE_FIRST(bb);
+         e != APR_BRIGADE_SENTINEL(bb) && !APR_BUCKET_IS_SOCKET(e) && !APR_BUCKET_IS_EOS(e);
+         e = APR_BUCKET_NEXT(e)) {
+        if (e->length == (apr_size_t)-1) {
+            break;                  /* (not the core's buffer: nothing is read) */
+        }
+        if (e->length) {
+            len += e->length;
+        }
+    }
+    if (len) {
+        apr_pool_create(&ws->early_pool, ws->pool);
+        ws->early = apr_palloc(ws->early_pool, len);
+        ws->early_len = len;
+        if (APR_SUCCESS != (rv = apr_brigade_flatten(bb, ws->early, &ws->early_len))
+            || ws->early_len != len) {
+            rv = rv == APR_SUCCESS ? APR_EGENERAL : rv;
+            goto leave;
+        }
+    }
+    if (APR_SUCCESS != (rv = apr_os_sock_get(&fd, ap_get_conn_socket(c)))) {
+        goto leave;
+    }
+    if ((nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        goto leave;
+    }
+    memset(&info, 0, sizeof(info));
+    info.os_sock = &nfd;
+    info.family = c->client_addr ? c->client_addr->family : APR_INET;
+    info.type = SOCK_STREAM;
+    info.protocol = IPPROTO_TCP;
+    if (APR_SUCCESS != (rv = apr_os_sock_make(&ws->sock, &info, ws->pool))) {
+        close(nfd);                 /* (the socket's cleanup closes it from now on) */
+        goto leave;
+    }
+    apr_socket_timeout_set(ws->sock, 0);
+    /* httpd closes its descriptor without a lingering close (which would shut the
+     * socket down for both) and writes nothing more: the connection is the WebSocket's */
+    c->aborted = 1;
+    ws->c = NULL;
+    ws->r = NULL;
+leave:
+    apr_brigade_cleanup(bb);
     return rv;
 }
 
@@ -584,10 +787,10 @@ void pk_wsconn_destroy(pk_wsconn *ws)
         ws->sub = NULL;
     }
     apr_brigade_cleanup(ws->out);   /* the buckets' memory goes back to the allocator */
-    if (ws->pool != ws->c->pool) {
+    if (ws->own_pool) {
         apr_pool_destroy(ws->pool);
     }
-    else {                          /* parked: c->pool goes after the lingering close */
+    else {                          /* the I/O thread's: it destroys it after the close */
         scratch_done(ws);
         if (ws->sub_pool) {
             apr_pool_destroy(ws->sub_pool);
@@ -600,6 +803,12 @@ void pk_wsconn_set_scratch(pk_wsconn *ws, apr_pool_t *p)
 {
     scratch_done(ws);               /* (a pool of its own, made before, goes) */
     ws->shared_scratch = p;
+}
+
+apr_pool_t *pk_wsconn_take_pool(pk_wsconn *ws)
+{
+    ws->own_pool = 0;
+    return ws->pool;
 }
 
 conn_rec *pk_wsconn_conn(pk_wsconn *ws)
@@ -622,6 +831,11 @@ void **pk_wsconn_io(pk_wsconn *ws)
     return &ws->io;
 }
 
+int pk_wsconn_dropped(pk_wsconn *ws)
+{
+    return ws->dropped;
+}
+
 int pk_wsconn_wants_write(pk_wsconn *ws)
 {
     return !ws->dropped && ws->out_len > 0;
@@ -642,21 +856,27 @@ void pk_wsconn_begin(pk_wsconn *ws)
 {
     ws->started = apr_time_now();
     ws->next_ping = ws->started + ws->conf->ping;
-    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, APLOGNO(10856)
-                  "WebSocket of user %" APR_INT64_T_FMT " opened (%s mode, %d open in "
-                  "this child)", ws->user_id, ws->parked ? "parked" : "thread",
-                  ws->parked ? pk_wsio_count() : pk_wsconn_open_count());
+    WS_LOG(ws, APLOG_DEBUG, 0, APLOGNO(10856)
+           "WebSocket of user %" APR_INT64_T_FMT " (%s) opened (%s mode, %d open in "
+           "this child)", ws->user_id, ws->peer,
+           ws->detached ? "parked, detached" : ws->parked ? "parked" : "thread",
+           ws->parked ? pk_wsio_count() : pk_wsconn_open_count());
 }
 
 int pk_wsconn_step(pk_wsconn *ws, int readable, int writable)
 {
     apr_time_t now;
 
-    if (writable) {
+    if (writable && !ws->detached) {
         write_out(ws);
     }
     if (readable) {
-        read_in(ws);
+        if (ws->detached) {
+            read_socket(ws);
+        }
+        else {
+            read_in(ws);
+        }
     }
     if (!ws->done) {
         if (ws->resuming) {
@@ -672,10 +892,10 @@ int pk_wsconn_step(pk_wsconn *ws, int readable, int writable)
     now = apr_time_now();
     if (!ws->done && now >= ws->next_ping) {
         if (ws->ping_due) {
-            ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, ws->c, APLOGNO(10857)
-                          "WebSocket of user %" APR_INT64_T_FMT ": no pong within %"
-                          APR_TIME_T_FMT " s: dropped", ws->user_id,
-                          apr_time_sec(ws->conf->ping));
+            WS_LOG(ws, APLOG_DEBUG, 0, APLOGNO(10857)
+                   "WebSocket of user %" APR_INT64_T_FMT " (%s): no pong within %"
+                   APR_TIME_T_FMT " s: dropped", ws->user_id, ws->peer,
+                   apr_time_sec(ws->conf->ping));
             drop(ws, "no pong");
         }
         else {
@@ -683,6 +903,9 @@ int pk_wsconn_step(pk_wsconn *ws, int readable, int writable)
             ws->ping_due = 1;
             ws->next_ping = now + ws->conf->ping;
         }
+    }
+    if (ws->detached && ws->out_len) {
+        write_socket(ws);           /* a write that does not wait: no poll first */
     }
     if (!ws->done) {
         return 1;
@@ -707,14 +930,14 @@ int pk_wsconn_step(pk_wsconn *ws, int readable, int writable)
 
 void pk_wsconn_end(pk_wsconn *ws)
 {
-    conn_rec *c = ws->c;
-
-    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, APLOGNO(10860)
-                  "WebSocket of user %" APR_INT64_T_FMT " closed after %" APR_TIME_T_FMT
-                  " s: %s (%" APR_UINT64_T_FMT " messages in, %" APR_UINT64_T_FMT " out)",
-                  ws->user_id, apr_time_sec(apr_time_now() - ws->started),
-                  ws->why ? ws->why : "closed", ws->msgs_in, ws->msgs_out);
-    c->keepalive = AP_CONN_CLOSE;
+    WS_LOG(ws, APLOG_DEBUG, 0, APLOGNO(10860)
+           "WebSocket of user %" APR_INT64_T_FMT " (%s) closed after %" APR_TIME_T_FMT
+           " s: %s (%" APR_UINT64_T_FMT " messages in, %" APR_UINT64_T_FMT " out)",
+           ws->user_id, ws->peer, apr_time_sec(apr_time_now() - ws->started),
+           ws->why ? ws->why : "closed", ws->msgs_in, ws->msgs_out);
+    if (ws->c) {
+        ws->c->keepalive = AP_CONN_CLOSE;
+    }
     pk_wsconn_destroy(ws);
 }
 

@@ -16,9 +16,18 @@
  * can take them: a client that does not read is dropped when the queue is full, the
  * bus (and so whoever published) never waits for it.
  *
- * Memory: the connection's state lives in a subpool of c->pool, each message (in or
- * out) in a subpool of that cleared after the message, queued bytes in heap buckets of
- * c->bucket_alloc freed as they are written.
+ * Detached (parked mode, a connection without TLS or any filter that changes bytes,
+ * PokettoWsDetach on): after the 101 the socket is duplicated into a pool of the I/O
+ * thread's, httpd closes its own descriptor without touching the socket (c->aborted)
+ * and ends the request and the connection at once, recycling their pools. Frames are
+ * then read and written on that socket without waiting (recv, writev), and an idle
+ * WebSocket holds only its own state (~2 KB) instead of httpd's connection, request
+ * and bucket allocator (~28 KB).
+ *
+ * Memory: the connection's state lives in a subpool of c->pool (thread mode), in c->pool
+ * (parked) or in a pool of the I/O thread's (detached); each message (in or out) in a
+ * pool cleared after the message; queued bytes in heap buckets of c->bucket_alloc (the
+ * I/O thread's when detached) freed as they are written.
  */
 #ifndef PK_WSCONN_H
 #define PK_WSCONN_H
@@ -28,6 +37,13 @@
 
 typedef struct pk_wsconn pk_wsconn;
 
+/** Who holds an open WebSocket. */
+typedef enum {
+    PK_WSCONN_THREAD,               /* the request's worker (pk_wsconn_run) */
+    PK_WSCONN_PARKED,               /* the I/O thread, on httpd's suspended connection */
+    PK_WSCONN_DETACHED              /* the I/O thread, on a socket of its own */
+} pk_wsconn_hold;
+
 /** Take one of this child's thread-mode places (PokettoWsMaxPerChild); 0 when all are
  *  taken (answer 503). Give it back with pk_wsconn_slot_put(). */
 int pk_wsconn_slot_take(const pk_ws_conf *conf);
@@ -35,13 +51,25 @@ void pk_wsconn_slot_put(void);
 /** Thread-mode WebSockets open in this child now. */
 int pk_wsconn_open_count(void);
 
+/** Whether c can be detached: its filters (mod_reqtimeout's aside, which the WebSocket
+ *  removes) only move or count bytes, none changes them (TLS). */
+int pk_wsconn_detachable(conn_rec *c);
+
 /** Prepare a WebSocket of user_id on c (the upgraded request r) before the 101 is
- *  sent: state in a subpool of c->pool, the frame reader, a bus subscription to the
- *  user's events from now on; parked: woken through the I/O thread (pk_wsio.h), else
- *  through a pollset of its own. APR_EOF when the child is stopping, APR_ENOTIMPL when
- *  the bus does not run here, other errors from APR; nothing is left on failure. */
+ *  sent: its state (see Memory above), the frame reader, a bus subscription to the
+ *  user's events from now on; parked and detached: woken through the I/O thread
+ *  (pk_wsio.h), else through a pollset of its own. APR_EOF when the child is stopping,
+ *  APR_ENOTIMPL when the bus does not run here, other errors from APR; nothing is left
+ *  on failure. */
 apr_status_t pk_wsconn_create(conn_rec *c, request_rec *r, apr_int64_t user_id,
-                              const pk_ws_conf *conf, int parked, pk_wsconn **ws);
+                              const pk_ws_conf *conf, pk_wsconn_hold hold, pk_wsconn **ws);
+
+/** Detached, once the 101 is written: what the core's input filter holds already is
+ *  kept for the reader, the socket is duplicated into the WebSocket's pool, and
+ *  c->aborted tells httpd to close its descriptor without a lingering close and to
+ *  write nothing more. From then on ws refers to neither c nor r (hand it to
+ *  pk_wsio_hand). On failure (no descriptor left) destroy ws and abort c. */
+apr_status_t pk_wsconn_detach(pk_wsconn *ws);
 
 /** Thread mode: hold the WebSocket on the calling thread until it closes (client close,
  *  protocol error, ping time-out, send queue full, child stopping), then free its state
@@ -49,7 +77,7 @@ apr_status_t pk_wsconn_create(conn_rec *c, request_rec *r, apr_int64_t user_id,
  *  is AP_CONN_CLOSE, c->aborted when the client was dropped without a close handshake). */
 void pk_wsconn_run(pk_wsconn *ws);
 
-/** Free a WebSocket that was not opened (the 101 could not be sent). */
+/** Free a WebSocket that was not opened (the 101 could not be sent, detaching failed). */
 void pk_wsconn_destroy(pk_wsconn *ws);
 
 /* ---- the steps pk_wsconn_run makes, for a thread that holds many (pk_wsio.c) ---- */
@@ -73,6 +101,14 @@ void pk_wsconn_end(pk_wsconn *ws);
  *  connection's own: an idle parked connection holds no memory for messages. */
 void pk_wsconn_set_scratch(pk_wsconn *ws, apr_pool_t *p);
 
+/** The I/O thread takes the pool the WebSocket lives in, to destroy after pk_wsconn_end
+ *  and the close: c->pool (parked; the socket closes with it) or the WebSocket's own
+ *  (detached; its socket closes with it). */
+apr_pool_t *pk_wsconn_take_pool(pk_wsconn *ws);
+/** Whether the client was dropped (no close handshake, no lingering close). */
+int pk_wsconn_dropped(pk_wsconn *ws);
+
+/** NULL when detached. */
 conn_rec *pk_wsconn_conn(pk_wsconn *ws);
 request_rec *pk_wsconn_request(pk_wsconn *ws);
 apr_socket_t *pk_wsconn_socket(pk_wsconn *ws);

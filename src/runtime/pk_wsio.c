@@ -7,6 +7,8 @@
 #include <apr_poll.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
+#include <apr_buckets.h>
+#include <mpm_common.h>
 
 #include "pk_wsconn.h"
 #include "pk_threads.h"
@@ -31,8 +33,10 @@ typedef enum { ACTIVE, LINGERING, CLOSED, FINISHING } rec_state;
 
 typedef struct rec {
     pk_wsconn *ws;                  /* NULL once the WebSocket ended */
-    conn_rec *c;
+    conn_rec *c;                    /* NULL: detached */
     request_rec *r;
+    apr_pool_t *pool;               /* destroyed at the end: c->pool, or the detached
+                                     * WebSocket's own (this record lives in it) */
     apr_socket_t *sock;
     apr_pollfd_t pfd;
     rec_state state;
@@ -53,9 +57,13 @@ typedef struct wsio {
     apr_array_header_t *all;        /* rec*: held (I/O thread only) */
     apr_array_header_t *batch, *wbatch, *ending;    /* the thread's scratch */
     apr_pool_t *scratch;            /* the thread's: every parked connection's messages */
+    apr_pool_t *conns;              /* detached WebSockets' pools are its subpools (made
+                                     * on workers, destroyed here: a locked allocator) */
+    apr_bucket_alloc_t *ba;         /* detached WebSockets' queued bytes (this thread) */
     apr_thread_t *thread;
     volatile apr_uint32_t stop;
     volatile apr_uint32_t count;
+    volatile apr_uint32_t detached;
 } wsio;
 
 static wsio *io;
@@ -68,6 +76,40 @@ int pk_wsio_running(void)
 int pk_wsio_count(void)
 {
     return io ? (int)apr_atomic_read32(&io->count) : 0;
+}
+
+int pk_wsio_detached_count(void)
+{
+    return io ? (int)apr_atomic_read32(&io->detached) : 0;
+}
+
+apr_status_t pk_wsio_conn_pool(apr_pool_t **p)
+{
+    *p = NULL;
+    if (!pk_wsio_running()) {
+        return APR_EOF;
+    }
+    return apr_pool_create(p, io->conns);
+}
+
+apr_bucket_alloc_t *pk_wsio_bucket_alloc(void)
+{
+    return io->ba;
+}
+
+static void hand(pk_wsconn *ws)
+{
+    apr_atomic_inc32(&io->count);
+    apr_thread_mutex_lock(io->mutex);
+    APR_ARRAY_PUSH(io->incoming, pk_wsconn *) = ws;
+    apr_thread_mutex_unlock(io->mutex);
+    apr_pollset_wakeup(io->pollset);
+}
+
+void pk_wsio_hand(pk_wsconn *ws)
+{
+    apr_atomic_inc32(&io->detached);
+    hand(ws);
 }
 
 void pk_wsio_note(conn_rec *c, pk_wsconn *ws)
@@ -83,11 +125,7 @@ void pk_wsio_park(conn_rec *c)
         return;
     }
     ap_set_module_config(c->conn_config, &poketto_module, NULL);
-    apr_atomic_inc32(&io->count);
-    apr_thread_mutex_lock(io->mutex);
-    APR_ARRAY_PUSH(io->incoming, pk_wsconn *) = ws;
-    apr_thread_mutex_unlock(io->mutex);
-    apr_pollset_wakeup(io->pollset);
+    hand(ws);
 }
 
 /* One event of a user with many connections wakes them all in a row, under the bus's
@@ -134,10 +172,11 @@ static void poll_on(rec *x, int in, int out)
     }
 }
 
-/* The WebSocket is over: free its state, then close the connection as the MPM would
- * (lingering: our FIN, then read what the client still sends, so that unread bytes do
- * not turn the close into a reset), unless the client was dropped. */
-static void end_ws(rec *x, apr_time_t now)
+/* The WebSocket is over (abort: stop now, no close handshake): free its state, then
+ * close the connection as the MPM would (lingering: our FIN, then read what the client
+ * still sends, so that unread bytes do not turn the close into a reset), unless the
+ * client was dropped. */
+static void end_ws(rec *x, apr_time_t now, int abort)
 {
     int i;
 
@@ -152,9 +191,13 @@ static void end_ws(rec *x, apr_time_t now)
         x->in_woken = 0;
     }
     apr_thread_mutex_unlock(io->mutex);
+    abort = abort || pk_wsconn_dropped(x->ws);
+    if (abort && x->c) {
+        x->c->aborted = 1;
+    }
     pk_wsconn_end(x->ws);           /* unsubscribes: no wake refers to x any more */
     x->ws = NULL;
-    if (x->c->aborted) {
+    if (abort) {
         x->state = CLOSED;
         poll_on(x, 0, 0);
         return;
@@ -190,7 +233,7 @@ static void step(rec *x, int readable, int writable)
 
     if (x->state == ACTIVE) {
         more = pk_wsconn_step(x->ws, readable, writable);
-        if (more && !writable && !x->want_out && pk_wsconn_wants_write(x->ws)
+        if (more && x->c && !writable && !x->want_out && pk_wsconn_wants_write(x->ws)
             && writable_now(x->sock)) {
             /* something was queued on a connection that had nothing waiting (an event):
              * write it now if the socket takes it, as the pollset would say, rather than
@@ -202,7 +245,7 @@ static void step(rec *x, int readable, int writable)
             poll_on(x, 1, pk_wsconn_wants_write(x->ws));
             return;
         }
-        end_ws(x, apr_time_now());
+        end_ws(x, apr_time_now(), 0);
         readable = 0;
     }
     now = apr_time_now();
@@ -216,7 +259,7 @@ static void step(rec *x, int readable, int writable)
             poll_on(x, 0, 0);
         }
     }
-    if (x->state == CLOSED && now >= x->parked_at + HANDOVER_GRACE) {
+    if (x->state == CLOSED && (!x->c || now >= x->parked_at + HANDOVER_GRACE)) {
         x->state = FINISHING;
         APR_ARRAY_PUSH(io->ending, rec *) = x;
     }
@@ -224,17 +267,20 @@ static void step(rec *x, int readable, int writable)
 
 static void adopt(pk_wsconn *ws)
 {
-    conn_rec *c = pk_wsconn_conn(ws);
-    rec *x = apr_pcalloc(c->pool, sizeof(*x));
+    apr_pool_t *pool = pk_wsconn_take_pool(ws);
+    rec *x = apr_pcalloc(pool, sizeof(*x));
 
     x->ws = ws;
-    x->c = c;
+    x->c = pk_wsconn_conn(ws);
     x->r = pk_wsconn_request(ws);
+    x->pool = pool;
     x->sock = pk_wsconn_socket(ws);
-    x->pfd.p = c->pool;
+    x->pfd.p = pool;
     x->state = ACTIVE;
     x->parked_at = apr_time_now();
-    apr_socket_timeout_set(x->sock, PARKED_WRITE_TIMEOUT);
+    if (x->c) {                     /* (a detached socket never waits) */
+        apr_socket_timeout_set(x->sock, PARKED_WRITE_TIMEOUT);
+    }
     apr_thread_mutex_lock(io->mutex);
     *pk_wsconn_io(ws) = x;
     apr_thread_mutex_unlock(io->mutex);
@@ -245,10 +291,12 @@ static void adopt(pk_wsconn *ws)
     step(x, 1, 0);                  /* frames right behind the handshake, bus messages */
 }
 
-/* What the MPM would have done: log the request and free the connection. */
+/* What the MPM would have done: log the request and free the connection (detached:
+ * httpd did that at the hand-over; the WebSocket's pool holds the socket). */
 static void finish(rec *x)
 {
     conn_rec *c = x->c;
+    int detached = !c;
     rec *last;
 
     poll_on(x, 0, 0);
@@ -259,10 +307,13 @@ static void finish(rec *x)
     if (x->r) {
         ap_run_log_transaction(x->r);
     }
-    /* c->cs->state is still CONN_STATE_SUSPENDED: the event MPM's cleanup of its
+    /* parked: c->cs->state is still CONN_STATE_SUSPENDED: the event MPM's cleanup of its
      * connection pool counts the connection out; the socket closes with the pool */
-    apr_pool_destroy(c->pool);
+    apr_pool_destroy(x->pool);
     apr_atomic_dec32(&io->count);
+    if (detached) {
+        apr_atomic_dec32(&io->detached);
+    }
 }
 
 static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
@@ -335,8 +386,7 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
                 }
                 if (stop_at && now >= stop_at) {
                     if (x->state == ACTIVE) {
-                        x->c->aborted = 1;
-                        end_ws(x, now);
+                        end_ws(x, now, 1);
                     }
                     x->state = x->state == LINGERING ? CLOSED : x->state;
                 }
@@ -363,13 +413,17 @@ static apr_status_t stop(void *data)
     apr_atomic_set32(&io->stop, 1);
     apr_pollset_wakeup(io->pollset);
     apr_thread_join(&rv, io->thread);
+    /* every detached WebSocket's pool went with it (the thread ends once none is left;
+     * the workers that hand them over were joined before pchild goes) */
+    apr_bucket_alloc_destroy(io->ba);
+    apr_pool_destroy(io->conns);
     return APR_SUCCESS;
 }
 
 apr_status_t pk_wsio_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_pool_t *p = NULL;
-    wsio *w;
+    wsio *w = NULL;
     apr_status_t rv;
 
     if (APR_SUCCESS != (rv = apr_pool_create(&p, pchild))) {
@@ -386,7 +440,13 @@ apr_status_t pk_wsio_child_init(apr_pool_t *pchild, server_rec *s)
     w->all = apr_array_make(p, 256, sizeof(rec *));
     w->ending = apr_array_make(p, 16, sizeof(rec *));
     if (APR_SUCCESS != (rv = apr_thread_mutex_create(&w->mutex, APR_THREAD_MUTEX_DEFAULT, p))
-        || APR_SUCCESS != (rv = apr_pollset_create(&w->pollset, 1024, p,
+        || APR_SUCCESS != (rv = pk_threads_pool(&w->conns, "poketto_ws_detached"))) {
+        goto leave;
+    }
+    /* blocks of closed WebSockets are kept for the next, up to what httpd keeps */
+    apr_allocator_max_free_set(apr_pool_allocator_get(w->conns), ap_max_mem_free);
+    w->ba = apr_bucket_alloc_create_ex(apr_pool_allocator_get(w->conns));
+    if (APR_SUCCESS != (rv = apr_pollset_create(&w->pollset, 1024, p,
                                                    APR_POLLSET_WAKEABLE
                                                    | APR_POLLSET_NOCOPY))) {
         goto leave;
@@ -400,6 +460,12 @@ apr_status_t pk_wsio_child_init(apr_pool_t *pchild, server_rec *s)
     apr_pool_pre_cleanup_register(pchild, w, stop);
 leave:
     if (rv != APR_SUCCESS) {
+        if (w && w->ba) {
+            apr_bucket_alloc_destroy(w->ba);
+        }
+        if (w && w->conns) {
+            apr_pool_destroy(w->conns);
+        }
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10864)
                      "cannot start the WebSocket I/O thread: WebSockets use thread mode "
                      "in this child");

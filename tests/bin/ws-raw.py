@@ -11,6 +11,9 @@ sends is written by hand, byte by byte, so that it can break RFC 6455 on purpose
     ws-raw.py nopong PORT TOKEN SECS   never answers pings; PINGS n EOF t | PINGS n OPEN
     ws-raw.py slowloris PORT SECS      dribbles the handshake's headers, a byte a second;
                                        CUT t STATUS | NOT-CUT
+    ws-raw.py early PORT TOKEN KB      sends KB kilobytes of pings and then a {"type":"ping"}
+                                       in the same write as its handshake, before the 101
+                                       (RFC 6455 4.1 says wait); STATUS then the events
 """
 import json
 import os
@@ -217,6 +220,47 @@ def nopong(port, token, secs):
     print('PINGS %d OPEN' % pings, flush=True)
 
 
+def early(port, token, kb):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(('127.0.0.1', port))
+    conn = ClientConnection(parse_uri('ws://127.0.0.1:%d/api/ws' % port), max_size=2 ** 22)
+    req = conn.connect()
+    req.headers['Authorization'] = 'Bearer ' + token
+    conn.send_request(req)
+    pings = frame(OP_PING, b'e' * 100) * int(kb * 1024 / 106)
+    s.sendall(b''.join(conn.data_to_send()) + pings + frame(OP_TEXT, b'{"type":"ping"}'))
+    out, n = [], 0
+    deadline = time.time() + 8
+    s.settimeout(1)
+    while time.time() < deadline and 'MSG:pong' not in out:
+        try:
+            got = s.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError as e:
+            out.append('RESET:' + type(e).__name__)
+            break
+        if not got:
+            conn.receive_eof()
+            events_of(conn, out)
+            out.append('EOF')
+            break
+        conn.receive_data(got)
+        for ev in conn.events_received():
+            if isinstance(ev, Response):
+                out.append('STATUS:%d' % ev.status_code)
+            elif isinstance(ev, Frame) and ev.opcode == OP_PONG:
+                n += 1
+            elif isinstance(ev, Frame) and ev.opcode == OP_TEXT:
+                out.append('MSG:' + json.loads(ev.data)['type'])
+            elif isinstance(ev, Frame) and ev.opcode == OP_CLOSE:
+                out.append('CLOSE')
+        conn.data_to_send()
+    s.close()
+    print(' '.join(out[:1] + ['PONGS:%d' % n] + out[1:]), flush=True)
+
+
 def slowloris(port, secs):
     s = socket.create_connection(('127.0.0.1', port))
     s.settimeout(1)
@@ -255,6 +299,8 @@ if __name__ == '__main__':
         noread(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
     elif what == 'nopong':
         nopong(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
+    elif what == 'early':
+        early(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
     elif what == 'slowloris':
         slowloris(int(sys.argv[2]), float(sys.argv[3]))
     else:

@@ -185,7 +185,13 @@ sub child_of_port {
 # whether the server holds WebSockets in parked mode (its error_log says how they open)
 sub ws_parked {
     open(my $fh, '<', t_logs_dir() . '/error_log') or return 0;
-    return scalar grep { /AH10856: .*opened \(parked mode/ } <$fh>;
+    return scalar grep { /AH10856: .*opened \(parked/ } <$fh>;
+}
+
+# whether WebSockets of this run were detached (parked, no TLS: PokettoWsDetach)
+sub ws_detached {
+    open(my $fh, '<', t_logs_dir() . '/error_log') or return 0;
+    return scalar grep { /AH10856: .*opened \(parked, detached mode/ } <$fh>;
 }
 
 # the event ids of a client's messages, in order (each bus message carries "event")
@@ -434,6 +440,24 @@ section 'slowloris on the handshake' => sub {
     ok(defined $t && $t < 20, 'by mod_reqtimeout (header=8)');
 };
 
+section 'frames sent behind the handshake, before the 101' => sub {
+    # RFC 6455 4.1: a client waits for the 101; one that does not still gets its frames
+    # read (detached: what httpd's input filter held already goes to the reader first).
+    # A client that does wait may still send before the handler has detached.
+    open(my $fh, '-|', $PY, "$BIN/ws-raw.py", 'early', $port, $ALICE_TOKEN, 4) or die $!;
+    chomp(my $l = <$fh> // '');
+    close $fh;
+    is($l, 'STATUS:101 PONGS:38 MSG:pong', "38 pings and a message in the handshake's write: all answered ($l)");
+    # 24 KB: more than httpd's input filter reads at once (8000 bytes) while the handler
+    # detaches the connection; the rest waits in the socket (the pongs, 24 KB, stay below
+    # PokettoWsSendBuffer, 64 KB here, while the client is still writing)
+    open($fh, '-|', $PY, "$BIN/ws-raw.py", 'early', $port, $ALICE_TOKEN, 24) or die $!;
+    chomp($l = <$fh> // '');
+    close $fh;
+    is($l, 'STATUS:101 PONGS:231 MSG:pong', "24 KB of pings in the handshake's write: all answered ($l)");
+    status_is(req(GET => '/api/session', auth => 'alice'), 200, 'the server answers');
+};
+
 section 'thread mode: PokettoWsMaxPerChild (2 here)' => sub {
     SKIP: {
         skip('prefork: one connection per process', 4) if $MPM eq 'prefork';
@@ -485,6 +509,25 @@ section 'holding mode' => sub {
     my $want = $mode eq 'thread' ? 'thread' : $mode eq 'parked' ? ($MPM eq 'event' ? 'parked' : 'thread')
              : ($MPM eq 'event' ? 'parked' : 'thread');
     is(ws_parked() ? 'parked' : 'thread', $want, "PokettoWsMode $mode under $MPM: $want mode");
+    # parked, on connections without TLS: detached (PokettoWsDetach on by default)
+    is(ws_detached() ? 'detached' : 'not', $want eq 'parked' ? 'detached' : 'not',
+       "no TLS: " . ($want eq 'parked' ? 'detached' : 'not detached'));
+};
+
+section 'detached: httpd logged the 101 as the WebSocket opened' => sub {
+    SKIP: {
+        skip('not detached here', 2) unless ws_detached();
+        my $probe = "probe$$" . int(rand(1e9));
+        my $h = ws_start("/api/ws?$probe=1", '--header', "Authorization: Bearer $ALICE_TOKEN",
+                         '--send', '{"type":"ping"}', '--count', 2, '--timeout', 10);
+        ws_pump([$h], sub { grep { $_->{type} eq 'pong' } @{ ws_msgs($h) } }, 10);
+        ok((grep { $_->{type} eq 'pong' } @{ ws_msgs($h) }), 'open: pong');
+        # the access log line is httpd's, written when the handler returned (the 101),
+        # while the WebSocket is still open
+        my $acc = do { local $/; open(my $a, '<', t_logs_dir() . '/access_log'); <$a> // '' };
+        like($acc, qr{"GET /api/ws\?$probe=1 HTTP/1.1" 101 }, 'access_log: GET /api/ws 101, the WebSocket still open');
+        ws_stop($h);
+    }
 };
 
 done_testing();

@@ -84,8 +84,18 @@ section 'wss: events, ping, resume and close through the TLS filters' => sub {
                       '--send', '{"type":"ping"}',
                       '--send-then', '{"type":"ping","pad":"' . ('x' x 40000) . '"}',
                       '--count', 4, '--timeout', 20);
-    like(wss_line($h), qr/^OPEN \d+$/, 'wss: open');
+    my $open = wss_line($h);
+    like($open, qr/^OPEN \d+$/, 'wss: open');
     like(wss_line($h), qr/^MSG \{"type":"pong"\}/, 'wss: ping -> pong');
+    # TLS changes the bytes: the WebSocket stays on the connection's filters (parked
+    # under event: never detached, PokettoWsDetach being on)
+    my ($cport) = $open =~ /^OPEN (\d+)/;
+    my $log = do { local $/; open(my $e, '<', t_logs_dir() . '/error_log'); <$e> // '' };
+    my $cp = $cport // 0;
+    my ($how) = $log =~ /AH10856: [^\n]*\(127\.0\.0\.1:$cp\) opened \((\w+(?:, detached)?) mode/;
+    my $mode = $ENV{POKETTO_WS_MODE} // 'auto';
+    my $want = ($ENV{POKETTO_TEST_MPM} // '') eq 'event' && $mode ne 'thread' ? 'parked' : 'thread';
+    is($how // 'no log line', $want, "wss: held in $want mode, not detached");
     # (--send-then: after the first pong, a 40 KB ping: three TLS records to read)
     like(wss_line($h), qr/^MSG \{"type":"pong"\}/,
          'wss: a 40 KB message, several TLS records, is read whole and answered');
