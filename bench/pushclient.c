@@ -378,6 +378,10 @@ static void on_readable(conn *c)
         if (c->ws ? !ws_frames(c) : (sse_lines(c), 0)) {
             return;
         }
+        if (c->state == OPEN && (size_t)r < 16384) {
+            return;                 /* a short read took all there was: epoll (level-
+                                     * triggered) says when more comes, no recv for EAGAIN */
+        }
     }
 }
 

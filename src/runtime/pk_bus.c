@@ -78,9 +78,10 @@ static int relay_ms = PK_BUS_RELAY_AUTO; /* PokettoEventRelay of this generation
 /* ---- a child's ---- */
 
 /* A message as the queues hold it: made once per child, shared (refs) by every queue
- * it is in, freed when the last one let go. refs is under the bus's lock. */
+ * it is in and every consumer that took it without a copy (pk_bus_take), freed when
+ * the last one let go. refs is atomic: pk_bus_release takes no lock. */
 typedef struct msg {
-    apr_uint32_t refs;
+    volatile apr_uint32_t refs;
     apr_int64_t id;
     apr_int64_t seq;
     char type[PK_RING_TYPE_MAX];
@@ -163,7 +164,7 @@ static msg *msg_make(apr_int64_t id, apr_int64_t seq, const char *type, const ch
 
 static void msg_release(msg *m)
 {
-    if (--m->refs == 0) {
+    if (apr_atomic_dec32(&m->refs) == 0) {
         free(m);
     }
 }
@@ -184,7 +185,7 @@ static void enqueue(bus *b, pk_bus_sub *sub, msg *m)
 {
     sub->queue[(sub->first + sub->count) % sub->cap] = m;
     ++sub->count;
-    ++m->refs;
+    apr_atomic_inc32(&m->refs);
     sub->last_id = m->id;
     ++b->delivered;
 }
@@ -278,7 +279,7 @@ static void deliver(bus *b, const pk_ring_rec *rec)
         sub->last_seq = rec->seq;
         wake_sub(sub);
     }
-    if (m && m->refs == 0) {
+    if (m && apr_atomic_read32(&m->refs) == 0) {
         free(m);
     }
     apr_thread_mutex_unlock(b->mutex);
@@ -991,12 +992,51 @@ apr_status_t pk_bus_next(pk_bus_sub *sub, apr_pool_t *p, pk_bus_msg *out)
         out->type = apr_pstrdup(p, m->type);
         out->json = apr_pstrmemdup(p, m->json, m->len);
         out->len = m->len;
+        out->more = sub->count > 0;
         sub->position = m->id;
         msg_release(m);
     }
     want_sync(b, sub);              /* a SYNC one with room again reads on */
     apr_thread_mutex_unlock(b->mutex);
     return rv;
+}
+
+apr_status_t pk_bus_take(pk_bus_sub *sub, pk_bus_msg *out, pk_bus_ref **ref)
+{
+    bus *b = sub->b;
+    apr_status_t rv = APR_SUCCESS;
+    msg *m;
+
+    memset(out, 0, sizeof(*out));
+    *ref = NULL;
+    apr_thread_mutex_lock(b->mutex);
+    if (sub->count == 0) {
+        rv = (sub->closed || apr_atomic_read32(&b->stopping)) ? APR_EOF : APR_EAGAIN;
+    }
+    else {
+        m = sub->queue[sub->first];
+        sub->queue[sub->first] = NULL;
+        sub->first = (sub->first + 1) % sub->cap;
+        --sub->count;
+        out->id = m->id;
+        out->seq = m->seq;
+        out->type = m->type;
+        out->json = m->json;
+        out->len = m->len;
+        out->more = sub->count > 0;
+        sub->position = m->id;
+        *ref = (pk_bus_ref *)m;     /* the queue's reference is the caller's now */
+    }
+    want_sync(b, sub);
+    apr_thread_mutex_unlock(b->mutex);
+    return rv;
+}
+
+void pk_bus_release(pk_bus_ref *ref)
+{
+    if (ref) {
+        msg_release((msg *)ref);
+    }
 }
 
 apr_status_t pk_bus_wait(pk_bus_sub *sub, apr_interval_time_t timeout)

@@ -104,7 +104,11 @@ typedef struct pk_bus_msg {
     const char *type;               /* "item.ready" ... (SSE event:) */
     const char *json;               /* the message (pk_events.h), NUL-terminated */
     apr_size_t len;
+    int more;                       /* another message waited behind this one */
 } pk_bus_msg;
+
+/** A message taken without a copy (pk_bus_take). */
+typedef struct pk_bus_ref pk_bus_ref;
 
 /** Subscribe to a user's events after after_id (PK_BUS_FROM_NOW: from now on). The
  *  subscription starts SYNC (the sync thread reads the table for it) and lives in p;
@@ -124,6 +128,12 @@ apr_status_t pk_bus_catch_up(pk_bus_sub *sub, pk_db *db, apr_pool_t *p);
  *  wake); APR_EOF: the child is stopping or the subscription was closed, and nothing
  *  is left. Never blocks. */
 apr_status_t pk_bus_next(pk_bus_sub *sub, apr_pool_t *p, pk_bus_msg *msg);
+
+/** As pk_bus_next, without a copy: msg's type and json are the bus's own, valid until
+ *  pk_bus_release(*ref) (any thread; no lock). For a consumer that hands the same bytes
+ *  to many sockets (a user's WebSockets): nothing is made per message. */
+apr_status_t pk_bus_take(pk_bus_sub *sub, pk_bus_msg *msg, pk_bus_ref **ref);
+void pk_bus_release(pk_bus_ref *ref);
 
 /** Whether pk_bus_next would return something other than APR_EAGAIN now (a message, or
  *  APR_EOF): lets a consumer that is stepped often make no pool for an empty queue. */

@@ -188,15 +188,46 @@ static void queue_bytes(pk_wsconn *ws, const void *data, apr_size_t len)
     }
 }
 
+/* A frame for the client. Detached with nothing queued, it is written at once from
+ * where it is (one writev, no copy: a user's event goes to each of its sockets so),
+ * and only what the socket did not take is queued. */
 static void queue_frame(pk_wsconn *ws, int opcode, const void *payload, apr_size_t len)
 {
     unsigned char hdr[PK_WS_MAX_HEADER];
-    apr_size_t hlen = pk_ws_frame_header(hdr, opcode, 1, len);
+    apr_size_t hlen = pk_ws_frame_header(hdr, opcode, 1, len), n = 0;
+    struct iovec vec[2];
+    apr_status_t rv;
 
-    if (hlen) {
-        queue_bytes(ws, hdr, hlen);
-        queue_bytes(ws, payload, len);
+    if (!hlen || ws->dropped) {
+        return;
     }
+    if (ws->detached && !ws->out_len) {
+        vec[0].iov_base = hdr;
+        vec[0].iov_len = hlen;
+        vec[1].iov_base = (void *)payload;
+        vec[1].iov_len = len;
+        rv = apr_socket_sendv(ws->sock, vec, len ? 2 : 1, &n);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+            WS_LOG(ws, APLOG_DEBUG, rv, APLOGNO(10867) "WebSocket of user %" APR_INT64_T_FMT
+                   " (%s): writing to the client failed", ws->user_id, ws->peer);
+            drop(ws, "writing failed");
+            return;
+        }
+        if (n >= hlen + len) {
+            return;
+        }
+        if (n < hlen) {
+            queue_bytes(ws, hdr + n, hlen - n);
+            n = 0;
+        }
+        else {
+            n -= hlen;
+        }
+        queue_bytes(ws, (const char *)payload + n, len - n);
+        return;
+    }
+    queue_bytes(ws, hdr, hlen);
+    queue_bytes(ws, payload, len);
 }
 
 static void queue_close(pk_wsconn *ws, int code, const char *reason)
@@ -334,14 +365,13 @@ static void going_away(pk_wsconn *ws)
 static int drain_bus(pk_wsconn *ws, int pace)
 {
     pk_bus_msg m;
+    pk_bus_ref *ref = NULL;
     apr_status_t rv;
     int empty = 0;
 
-    if (!pk_bus_pending(ws->sub)) {
-        return 1;                   /* (the sweep steps every connection: no pool for it) */
-    }
+    /* the messages are the bus's (no copy, no pool): written or queued, then let go */
     while (!ws->done && !(pace && ws->out_len > ws->conf->send_buffer / 2)) {
-        rv = pk_bus_next(ws->sub, scratch(ws), &m);
+        rv = pk_bus_take(ws->sub, &m, &ref);
         if (rv == APR_EOF) {
             going_away(ws);
             break;
@@ -354,9 +384,12 @@ static int drain_bus(pk_wsconn *ws, int pace)
                APR_INT64_T_FMT, m.id, m.type, ws->user_id);
         queue_frame(ws, PK_WS_OP_TEXT, m.json, m.len);
         ++ws->msgs_out;
-        apr_pool_clear(scratch(ws));  /* (the frame has its own copy) */
+        pk_bus_release(ref);
+        if (!m.more) {
+            empty = 1;
+            break;
+        }
     }
-    scratch_done(ws);
     return empty;
 }
 
