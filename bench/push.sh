@@ -50,6 +50,11 @@
 #                     per message: the figures are the server's) or node (pushbench.js with
 #                     npm ws, 35-40 us per message here: on two shared cores the client's
 #                     own time is then most of the latency at large N)
+#   FLOOR=1           after each parked run that fits one process's descriptors, the same
+#                     fan-out without httpd (bench/fanout.c: CHILDREN writer threads, the
+#                     run's client processes, one FLOOR_BYTES frame per socket and event):
+#                     what this machine's loopback TCP alone costs, as a reference
+#   FLOOR_BYTES=420   bytes of the floor's frame (an item.saved message is ~400-450)
 #   SKIP_BUILD=1      use build/ as it is (no make)
 #   PEER_DIR=…        the Flask peer (default ../shared/peers/flask beside the checkout)
 #   REPORT=FILE       also write the report to FILE
@@ -69,6 +74,8 @@ T_CHILDREN=${T_CHILDREN:-5}
 T_THREADS=${T_THREADS:-256}
 ADDRS=${ADDRS:-4}
 CLIENT_CONNS=${CLIENT_CONNS:-12500}
+FLOOR=${FLOOR:-1}
+FLOOR_BYTES=${FLOOR_BYTES:-420}
 CONC=${CONC:-100}
 EVENTS=${EVENTS:-5}
 GAP_MS=${GAP_MS:-1000}
@@ -125,6 +132,11 @@ case "$CLIENT" in
     node) CLIENT_CMD=(node --max-old-space-size=4096 "$HELPER") ;;
     *)    die "CLIENT is c or node, not '$CLIENT'" ;;
 esac
+if [ "$FLOOR" = 1 ]; then
+    cc -std=gnu99 -O2 -Wall -Wextra -Werror -o "$TMP/fanout" "$BENCH/fanout.c" -lpthread \
+        || die "cannot build bench/fanout.c"
+fi
+FLOOR_LINES=""
 httpd_conf_extras "$TMP/conf/extra.conf"
 DATE_START=$(date -u '+%Y-%m-%d %H:%M')
 LOAD_BEFORE=$(loadavg)
@@ -346,6 +358,15 @@ for r in $RUNS; do
     fi
     run_one "${r%%:*}" "${r#*:}"
     sleep 2
+    fn=${r#*:}
+    if [ "$FLOOR" = 1 ] && [ "${r%%:*}" = parked ] && [ "$fn" -le $((NOFILE - 200)) ]; then
+        fp=$(( (fn + CLIENT_CONNS - 1) / CLIENT_CONNS )); [ "$fp" -ge 2 ] || fp=2
+        say "floor: bench/fanout.c $fn connections, $CHILDREN writers, $fp clients"
+        FLOOR_LINES="$FLOOR_LINES- $(timeout 300 "$TMP/fanout" "$fn" "$CHILDREN" "$fp" "$EVENTS" \
+                                     "$GAP_MS" "$FLOOR_BYTES" 2>&1 | tail -1)
+"
+        sleep 2
+    fi
 done
 [ -z "$SKIPPED" ] || note "- Skipped (TIME_CAP=$TIME_CAP s reached):$SKIPPED"
 
@@ -409,6 +430,13 @@ for r in rows:
           f"{'; connect phase cut at the cap' if r['connect_cut'] else ''}; per event (receipts, last from send): {ev};"
           f" load {r['load']}; httpd stop took {r['stop_ms']} ms")
 EOF
+    if [ -n "$FLOOR_LINES" ]; then
+        echo
+        echo "The machine's floor, measured after each parked run (bench/fanout.c: the same connections, writers"
+        echo "and client processes, one ${FLOOR_BYTES}-byte frame written to each socket per event, no httpd):"
+        echo
+        printf '%s' "$FLOOR_LINES"
+    fi
     echo
     if [ -n "$FLASK_TABLE" ]; then
         echo "Flask peer, measured in this run (its bench.py push, gunicorn -w1 --threads 8, Socket.IO over long-polling):"
