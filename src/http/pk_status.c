@@ -10,6 +10,8 @@
 #include "pk_tasks.h"
 #include "pk_engine.h"
 #include "pk_bus.h"
+#include "pk_wsconn.h"
+#include "pk_wsio.h"
 #include "pk_status.h"
 
 /* The counters are this child's (the one answering); the queue depth is the database's,
@@ -56,6 +58,8 @@ static int status_hook(request_rec *r, int flags)
         ap_rprintf(r, "PokettoGroupedWrites: %" APR_UINT64_T_FMT "\nPokettoGroups: %"
                    APR_UINT64_T_FMT "\nPokettoGroupsRetried: %" APR_UINT64_T_FMT "\n",
                    g_works, g_groups, g_retried);
+        ap_rprintf(r, "PokettoWsThread: %d\nPokettoWsParked: %d\nPokettoWsDetached: %d\n",
+                   pk_wsconn_open_count(), pk_wsio_count(), pk_wsio_detached_count());
         return OK;
     }
     ap_rputs("<hr />\n<h2>mod_poketto</h2>\n<table>\n", r);
@@ -89,6 +93,9 @@ static int status_hook(request_rec *r, int flags)
     ap_rprintf(r, "<tr><th>group commit of this child: writes / transactions / groups run "
                "again one by one</th><td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
                APR_UINT64_T_FMT "</td></tr>\n", g_works, g_groups, g_retried);
+    ap_rprintf(r, "<tr><th>WebSockets of this child: thread mode / parked (of which "
+               "detached)</th><td>%d / %d (%d)</td></tr>\n", pk_wsconn_open_count(),
+               pk_wsio_count(), pk_wsio_detached_count());
     ap_rputs("</table>\n", r);
     return OK;
 }
