@@ -11,6 +11,9 @@ sends is written by hand, byte by byte, so that it can break RFC 6455 on purpose
     ws-raw.py nopong PORT TOKEN SECS   never answers pings; PINGS n EOF t | PINGS n OPEN
     ws-raw.py slowloris PORT SECS      dribbles the handshake's headers, a byte a second;
                                        CUT t STATUS | NOT-CUT
+    ws-raw.py keepalive PORT TOKEN     GET /api/session, then the handshake on the same
+                                       connection (HTTP/1.1 keep-alive), then a
+                                       {"type":"ping"}: FIRST:status STATUS:101 MSG:pong
     ws-raw.py early PORT TOKEN KB      sends KB kilobytes of pings and then a {"type":"ping"}
                                        in the same write as its handshake, before the 101
                                        (RFC 6455 4.1 says wait); STATUS then the events
@@ -261,6 +264,52 @@ def early(port, token, kb):
     print(' '.join(out[:1] + ['PONGS:%d' % n] + out[1:]), flush=True)
 
 
+def keepalive(port, token):
+    s = socket.create_connection(('127.0.0.1', port))
+    s.settimeout(5)
+    s.sendall(('GET /api/session HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n'
+               '\r\n' % (port, token)).encode())
+    got = b''
+    while b'\r\n\r\n' not in got:
+        got += s.recv(65536)
+    head, _, body = got.partition(b'\r\n\r\n')
+    status = int(head.split(b' ')[1])
+    length = 0
+    for line in head.split(b'\r\n')[1:]:
+        name, _, value = line.partition(b':')
+        if name.strip().lower() == b'content-length':
+            length = int(value.strip())
+    while len(body) < length:
+        body += s.recv(65536)
+    out = ['FIRST:%d' % status]
+    conn = ClientConnection(parse_uri('ws://127.0.0.1:%d/api/ws' % port), max_size=2 ** 22)
+    req = conn.connect()
+    req.headers['Authorization'] = 'Bearer ' + token
+    conn.send_request(req)
+    s.sendall(b''.join(conn.data_to_send()))
+    deadline = time.time() + 8
+    sent = False
+    while time.time() < deadline and 'MSG:pong' not in out:
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            out.append('EOF')
+            break
+        conn.receive_data(data)
+        for ev in conn.events_received():
+            if isinstance(ev, Response):
+                out.append('STATUS:%d' % ev.status_code)
+            elif isinstance(ev, Frame) and ev.opcode == OP_TEXT:
+                out.append('MSG:' + json.loads(ev.data)['type'])
+        if conn.state.name == 'OPEN' and not sent:
+            s.sendall(frame(OP_TEXT, b'{"type":"ping"}'))
+            sent = True
+    s.close()
+    print(' '.join(out), flush=True)
+
+
 def slowloris(port, secs):
     s = socket.create_connection(('127.0.0.1', port))
     s.settimeout(1)
@@ -299,6 +348,8 @@ if __name__ == '__main__':
         noread(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
     elif what == 'nopong':
         nopong(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
+    elif what == 'keepalive':
+        keepalive(int(sys.argv[2]), sys.argv[3])
     elif what == 'early':
         early(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
     elif what == 'slowloris':

@@ -458,6 +458,15 @@ section 'frames sent behind the handshake, before the 101' => sub {
     status_is(req(GET => '/api/session', auth => 'alice'), 200, 'the server answers');
 };
 
+section 'the handshake on a kept-alive connection' => sub {
+    # an HTTP/1.1 connection that served a request already is upgraded (and, parked
+    # without TLS, detached) like a new one
+    open(my $fh, '-|', $PY, "$BIN/ws-raw.py", 'keepalive', $port, $ALICE_TOKEN) or die $!;
+    chomp(my $l = <$fh> // '');
+    close $fh;
+    is($l, 'FIRST:200 STATUS:101 MSG:pong', "GET /api/session, then the WebSocket on the same connection ($l)");
+};
+
 section 'thread mode: PokettoWsMaxPerChild (2 here)' => sub {
     SKIP: {
         skip('prefork: one connection per process', 4) if $MPM eq 'prefork';
