@@ -531,5 +531,16 @@ int main(int argc, char **argv)
     }
     why_signal = got_signal == SIGUSR1 ? "deadline" : "terminated";
     finish(why_signal);
+    /* close with a reset: no TIME_WAIT for N sockets, whose timers would fire a minute
+     * later, in the next run of push.sh (measured: 26-44 % of a core of "idle" server
+     * CPU, and a p99 of 206 ms instead of ~140, in a run that followed another) */
+    for (i = 0; i < nconns; ++i) {
+        if (conns[i].fd >= 0) {
+            struct linger l = { 1, 0 };
+
+            setsockopt(conns[i].fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+            conn_close(&conns[i]);
+        }
+    }
     return 0;
 }
