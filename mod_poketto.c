@@ -516,24 +516,14 @@ static const char *set_srv_number(cmd_parms *cmd, void *dc, const char *arg)
     return err;
 }
 
-static const char *set_engine(cmd_parms *cmd, void *dc, int on)
+/* An On|Off directive of the server's: cmd->info is the offset of its int. */
+static const char *set_srv_flag(cmd_parms *cmd, void *dc, int on)
 {
     pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     if (!err) {
-        c->engine = on;
-    }
-    return err;
-}
-
-static const char *set_ws_detach(cmd_parms *cmd, void *dc, int on)
-{
-    pk_srv_conf *c = ap_get_module_config(cmd->server->module_config, &poketto_module);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-
-    if (!err) {
-        c->ws_detach = on;
+        *(int *)((char *)c + (apr_size_t)cmd->info) = on;
     }
     return err;
 }
@@ -733,7 +723,8 @@ static const command_rec poketto_cmds[] = {
     AP_INIT_TAKE1("PokettoWsMode", set_ws_mode, NULL, RSRC_CONF,
                   "How an open WebSocket is held: 'thread' (its request's worker), "
                   "'parked' (a per-child I/O thread, event MPM) or 'auto' (default)"),
-    AP_INIT_FLAG("PokettoWsDetach", set_ws_detach, NULL, RSRC_CONF,
+    AP_INIT_FLAG("PokettoWsDetach", set_srv_flag, (void *)APR_OFFSETOF(pk_srv_conf, ws_detach),
+                 RSRC_CONF,
                  "Parked mode: a WebSocket on a connection without TLS (no filter but the "
                  "core's) is held on a socket of the I/O thread's own and httpd lets go of "
                  "the connection, request and pools (default On)"),
@@ -751,7 +742,8 @@ static const command_rec poketto_cmds[] = {
                   "503 (default half of ThreadsPerChild, 1 under prefork)"),
     AP_INIT_TAKE1("PokettoWsTicketLifetime", set_srv_number, (void *)&N_WS_TICKET, RSRC_CONF,
                   "Seconds a ticket of POST /api/ws-ticket may be used in (default 30)"),
-    AP_INIT_FLAG("PokettoEngine", set_engine, NULL, RSRC_CONF,
+    AP_INIT_FLAG("PokettoEngine", set_srv_flag, (void *)APR_OFFSETOF(pk_srv_conf, engine),
+                 RSRC_CONF,
                  "Run the task engine (fetch and extraction threads) in this server's "
                  "children (default On)"),
     AP_INIT_TAKE1("PokettoFetchConcurrency", set_srv_number, (void *)&N_CONCURRENCY, RSRC_CONF,

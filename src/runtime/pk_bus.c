@@ -973,31 +973,14 @@ int pk_bus_pending(pk_bus_sub *sub)
 
 apr_status_t pk_bus_next(pk_bus_sub *sub, apr_pool_t *p, pk_bus_msg *out)
 {
-    bus *b = sub->b;
-    apr_status_t rv = APR_SUCCESS;
-    msg *m;
+    pk_bus_ref *ref = NULL;
+    apr_status_t rv = pk_bus_take(sub, out, &ref);
 
-    memset(out, 0, sizeof(*out));
-    apr_thread_mutex_lock(b->mutex);
-    if (sub->count == 0) {
-        rv = (sub->closed || apr_atomic_read32(&b->stopping)) ? APR_EOF : APR_EAGAIN;
+    if (rv == APR_SUCCESS) {
+        out->type = apr_pstrdup(p, out->type);
+        out->json = apr_pstrmemdup(p, out->json, out->len);
+        pk_bus_release(ref);
     }
-    else {
-        m = sub->queue[sub->first];
-        sub->queue[sub->first] = NULL;
-        sub->first = (sub->first + 1) % sub->cap;
-        --sub->count;
-        out->id = m->id;
-        out->seq = m->seq;
-        out->type = apr_pstrdup(p, m->type);
-        out->json = apr_pstrmemdup(p, m->json, m->len);
-        out->len = m->len;
-        out->more = sub->count > 0;
-        sub->position = m->id;
-        msg_release(m);
-    }
-    want_sync(b, sub);              /* a SYNC one with room again reads on */
-    apr_thread_mutex_unlock(b->mutex);
     return rv;
 }
 

@@ -223,45 +223,48 @@ def nopong(port, token, secs):
     print('PINGS %d OPEN' % pings, flush=True)
 
 
-def early(port, token, kb):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(('127.0.0.1', port))
-    conn = ClientConnection(parse_uri('ws://127.0.0.1:%d/api/ws' % port), max_size=2 ** 22)
-    req = conn.connect()
-    req.headers['Authorization'] = 'Bearer ' + token
-    conn.send_request(req)
-    pings = frame(OP_PING, b'e' * 100) * int(kb * 1024 / 106)
-    s.sendall(b''.join(conn.data_to_send()) + pings + frame(OP_TEXT, b'{"type":"ping"}'))
-    out, n = [], 0
+def until_pong(s, conn, out, after_open=None):
+    """Reads until the answer to a {"type":"ping"} message (8 s at most), noting STATUS:n,
+    MSG:type, CLOSE, EOF, RESET:x in out; sends after_open once the handshake is answered.
+    Returns how many pong frames came."""
+    pongs = 0
     deadline = time.time() + 8
     s.settimeout(1)
     while time.time() < deadline and 'MSG:pong' not in out:
         try:
-            got = s.recv(65536)
+            data = s.recv(65536)
         except socket.timeout:
             continue
         except OSError as e:
             out.append('RESET:' + type(e).__name__)
             break
-        if not got:
-            conn.receive_eof()
-            events_of(conn, out)
+        if not data:
             out.append('EOF')
             break
-        conn.receive_data(got)
+        conn.receive_data(data)
         for ev in conn.events_received():
             if isinstance(ev, Response):
                 out.append('STATUS:%d' % ev.status_code)
             elif isinstance(ev, Frame) and ev.opcode == OP_PONG:
-                n += 1
+                pongs += 1
             elif isinstance(ev, Frame) and ev.opcode == OP_TEXT:
                 out.append('MSG:' + json.loads(ev.data)['type'])
             elif isinstance(ev, Frame) and ev.opcode == OP_CLOSE:
                 out.append('CLOSE')
         conn.data_to_send()
-    s.close()
-    print(' '.join(out[:1] + ['PONGS:%d' % n] + out[1:]), flush=True)
+        if after_open is not None and conn.state.name == 'OPEN':
+            s.sendall(after_open)
+            after_open = None
+    return pongs
+
+
+def handshake(port, token):
+    """A ClientConnection and the bytes of its handshake (Bearer token)."""
+    conn = ClientConnection(parse_uri('ws://127.0.0.1:%d/api/ws' % port), max_size=2 ** 22)
+    req = conn.connect()
+    req.headers['Authorization'] = 'Bearer ' + token
+    conn.send_request(req)
+    return conn, b''.join(conn.data_to_send())
 
 
 def keepalive(port, token):
@@ -273,7 +276,6 @@ def keepalive(port, token):
     while b'\r\n\r\n' not in got:
         got += s.recv(65536)
     head, _, body = got.partition(b'\r\n\r\n')
-    status = int(head.split(b' ')[1])
     length = 0
     for line in head.split(b'\r\n')[1:]:
         name, _, value = line.partition(b':')
@@ -281,33 +283,23 @@ def keepalive(port, token):
             length = int(value.strip())
     while len(body) < length:
         body += s.recv(65536)
-    out = ['FIRST:%d' % status]
-    conn = ClientConnection(parse_uri('ws://127.0.0.1:%d/api/ws' % port), max_size=2 ** 22)
-    req = conn.connect()
-    req.headers['Authorization'] = 'Bearer ' + token
-    conn.send_request(req)
-    s.sendall(b''.join(conn.data_to_send()))
-    deadline = time.time() + 8
-    sent = False
-    while time.time() < deadline and 'MSG:pong' not in out:
-        try:
-            data = s.recv(65536)
-        except socket.timeout:
-            continue
-        if not data:
-            out.append('EOF')
-            break
-        conn.receive_data(data)
-        for ev in conn.events_received():
-            if isinstance(ev, Response):
-                out.append('STATUS:%d' % ev.status_code)
-            elif isinstance(ev, Frame) and ev.opcode == OP_TEXT:
-                out.append('MSG:' + json.loads(ev.data)['type'])
-        if conn.state.name == 'OPEN' and not sent:
-            s.sendall(frame(OP_TEXT, b'{"type":"ping"}'))
-            sent = True
+    out = ['FIRST:%d' % int(head.split(b' ')[1])]
+    conn, hs = handshake(port, token)
+    s.sendall(hs)
+    until_pong(s, conn, out, after_open=frame(OP_TEXT, b'{"type":"ping"}'))
     s.close()
     print(' '.join(out), flush=True)
+
+
+def early(port, token, kb):
+    s = socket.create_connection(('127.0.0.1', port))
+    conn, hs = handshake(port, token)
+    pings = frame(OP_PING, b'e' * 100) * int(kb * 1024 / 106)
+    s.sendall(hs + pings + frame(OP_TEXT, b'{"type":"ping"}'))
+    out = []
+    n = until_pong(s, conn, out)
+    s.close()
+    print(' '.join(out[:1] + ['PONGS:%d' % n] + out[1:]), flush=True)
 
 
 def slowloris(port, secs):
