@@ -960,17 +960,6 @@ apr_status_t pk_bus_catch_up(pk_bus_sub *sub, pk_db *db, apr_pool_t *p)
     return sync_step(sub->b, sub, db, p, &did);
 }
 
-int pk_bus_pending(pk_bus_sub *sub)
-{
-    bus *b = sub->b;
-    int pending;
-
-    apr_thread_mutex_lock(b->mutex);
-    pending = sub->count > 0 || sub->closed || apr_atomic_read32(&b->stopping);
-    apr_thread_mutex_unlock(b->mutex);
-    return pending;
-}
-
 apr_status_t pk_bus_next(pk_bus_sub *sub, apr_pool_t *p, pk_bus_msg *out)
 {
     pk_bus_ref *ref = NULL;

@@ -135,10 +135,6 @@ apr_status_t pk_bus_next(pk_bus_sub *sub, apr_pool_t *p, pk_bus_msg *msg);
 apr_status_t pk_bus_take(pk_bus_sub *sub, pk_bus_msg *msg, pk_bus_ref **ref);
 void pk_bus_release(pk_bus_ref *ref);
 
-/** Whether pk_bus_next would return something other than APR_EAGAIN now (a message, or
- *  APR_EOF): lets a consumer that is stepped often make no pool for an empty queue. */
-int pk_bus_pending(pk_bus_sub *sub);
-
 /** For subscriptions without a wake callback: sleep until there may be a message (or
  *  the stop), at most timeout. APR_SUCCESS or APR_TIMEUP; call pk_bus_next either way. */
 apr_status_t pk_bus_wait(pk_bus_sub *sub, apr_interval_time_t timeout);

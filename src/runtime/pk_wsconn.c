@@ -885,6 +885,11 @@ apr_interval_time_t pk_wsconn_timeout(pk_wsconn *ws)
     return t < 0 ? 0 : t;
 }
 
+int pk_wsconn_due(pk_wsconn *ws, apr_time_t now)
+{
+    return ws->resuming || ws->done || now >= ws->next_ping;
+}
+
 void pk_wsconn_begin(pk_wsconn *ws)
 {
     ws->started = apr_time_now();

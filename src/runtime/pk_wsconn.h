@@ -93,6 +93,9 @@ int pk_wsconn_wants_write(pk_wsconn *ws);
 /** How long until pk_wsconn_step has something to do without an event (a ping, the end
  *  of the close handshake, a resume another thread reads for). */
 apr_interval_time_t pk_wsconn_timeout(pk_wsconn *ws);
+/** Whether a step is due without an event: a ping or its pong's time-out, the close
+ *  handshake's wait, a resume under way (a sweep over many steps only these). */
+int pk_wsconn_due(pk_wsconn *ws, apr_time_t now);
 /** Log the end and free the WebSocket's state (the connection stays). */
 void pk_wsconn_end(pk_wsconn *ws);
 

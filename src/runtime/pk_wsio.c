@@ -390,7 +390,7 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
                     }
                     x->state = x->state == LINGERING ? CLOSED : x->state;
                 }
-                else if (!stop_at && x->state == ACTIVE && pk_wsconn_timeout(x->ws) > 0) {
+                else if (!stop_at && x->state == ACTIVE && !pk_wsconn_due(x->ws, now)) {
                     continue;       /* no timer due: the bus and the socket wake it */
                 }
                 step(x, 0, 0);
