@@ -63,12 +63,18 @@ stop_group() {
     PGIDS=$rest
 }
 
-# spawn LOG CMD…: starts CMD in the background in a process group (session) of its own,
-# stdin /dev/null, stdout and stderr appended to LOG; sets SPAWNED to its pid, added to PGIDS
+# spawn LOG CMD…: starts CMD in the background in a process group of its own (in this
+# script's session), stdin /dev/null, stdout and stderr appended to LOG; sets SPAWNED to its
+# pid, added to PGIDS. Not a session of its own (setsid): with the kernel's autogroup
+# scheduling (/proc/sys/kernel/sched_autogroup_enabled, on in Debian) every session gets an
+# equal share of the CPUs, so a server in one session had, against N client processes in
+# N sessions, the share of one client process on these two cores (measured, push.sh at
+# 10 000 WebSockets: p99 140-160 ms with setsid, 73-74 ms without; bench/fanout.c, the
+# floor, forks its clients in one session and never had that handicap).
 spawn() {
     local log=$1
     shift
-    setsid "$@" </dev/null >>"$log" 2>&1 &
+    perl -e 'setpgrp(0, 0); exec @ARGV or die "$ARGV[0]: $!"' -- "$@" </dev/null >>"$log" 2>&1 &
     SPAWNED=$!
     PGIDS="$PGIDS $SPAWNED"
 }
