@@ -65,6 +65,7 @@
 
 #define DEF_WS_MAX_MESSAGE  (64 * 1024)
 #define DEF_WS_PING         30
+#define DEF_WS_IO_THREADS   2
 #define DEF_WS_SEND_BUFFER  (256 * 1024)
 #define DEF_WS_TICKET       30
 
@@ -144,6 +145,7 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     c->write_group = -1;
     c->ws_mode = PK_WS_MODE_UNSET;
     c->ws_detach = -1;
+    c->ws_io_threads = -1;
     c->ws_max_message = -1;
     c->ws_ping_s = -1;
     c->ws_send_buffer = -1;
@@ -358,6 +360,7 @@ static void ws_conf_build(server_rec *s, pk_ws_conf *wc)
         }
     }
     wc->detach = DEF(c->ws_detach, 1);
+    wc->io_threads = DEF(c->ws_io_threads, DEF_WS_IO_THREADS);
     wc->max_message = (apr_size_t)DEF(c->ws_max_message, DEF_WS_MAX_MESSAGE);
     wc->ping = apr_time_from_sec(DEF(c->ws_ping_s, DEF_WS_PING));
     wc->send_buffer = (apr_size_t)DEF(c->ws_send_buffer, DEF_WS_SEND_BUFFER);
@@ -488,6 +491,8 @@ static const srv_number N_LIST_CACHE = { APR_OFFSETOF(pk_srv_conf, list_cache), 
 static const srv_number N_WRITE_GROUP = { APR_OFFSETOF(pk_srv_conf, write_group), 1, 1024, 0 };
 static const srv_number N_WS_MAX_MESSAGE = { APR_OFFSETOF(pk_srv_conf, ws_max_message), 125,
                                              APR_INT64_C(1) << 30, 1 };
+static const srv_number N_WS_IO_THREADS = { APR_OFFSETOF(pk_srv_conf, ws_io_threads), 1, 64,
+                                            0 };
 static const srv_number N_WS_PING = { APR_OFFSETOF(pk_srv_conf, ws_ping_s), 1, 86400, 0 };
 static const srv_number N_WS_SEND_BUFFER = { APR_OFFSETOF(pk_srv_conf, ws_send_buffer), 4096,
                                              APR_INT64_C(1) << 30, 1 };
@@ -722,12 +727,16 @@ static const command_rec poketto_cmds[] = {
                   "commit; default 32, 1: each its own)"),
     AP_INIT_TAKE1("PokettoWsMode", set_ws_mode, NULL, RSRC_CONF,
                   "How an open WebSocket is held: 'thread' (its request's worker), "
-                  "'parked' (a per-child I/O thread, event MPM) or 'auto' (default)"),
+                  "'parked' (the child's I/O threads, event MPM) or 'auto' (default)"),
     AP_INIT_FLAG("PokettoWsDetach", set_srv_flag, (void *)APR_OFFSETOF(pk_srv_conf, ws_detach),
                  RSRC_CONF,
                  "Parked mode: a WebSocket on a connection without TLS (no filter but the "
                  "core's) is held on a socket of the I/O thread's own and httpd lets go of "
                  "the connection, request and pools (default On)"),
+    AP_INIT_TAKE1("PokettoWsIoThreads", set_srv_number, (void *)&N_WS_IO_THREADS, RSRC_CONF,
+                  "Parked mode: I/O threads per child; new WebSockets are dealt to them in "
+                  "turn, and an event is written to their connections in parallel "
+                  "(default 2)"),
     AP_INIT_TAKE1("PokettoWsMaxMessage", set_srv_number, (void *)&N_WS_MAX_MESSAGE, RSRC_CONF,
                   "Largest message a WebSocket client may send, in bytes; a larger one "
                   "closes with 1009 (default 65536)"),
@@ -861,7 +870,7 @@ static int poketto_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 
 /* prefork gives the child's pool (and ptrans, r->pool, mod_dbd's connection pools under
  * it) an allocator without a mutex: it has one thread. This module runs more (the
- * engine's fetch and extraction threads, the bus's, the WebSocket I/O thread), and
+ * engine's fetch and extraction threads, the bus's, the WebSocket I/O threads), and
  * mod_dbd makes and frees connection pools under pchild from whichever thread acquires
  * one: unguarded, those race the request thread. The mutex lives in pconf, which
  * outlasts pchild and its allocator (the allocator still locks it while pchild is being
@@ -899,12 +908,13 @@ static void poketto_child_init(apr_pool_t *pchild, server_rec *s)
     pk_bus_child_init(pchild, s);
     pk_engine_child_init(pchild, s, &engine_conf);
     if (ws_conf.mode == PK_WS_MODE_PARKED) {
-        pk_wsio_child_init(pchild, s);  /* thread mode in this child when it fails */
+        /* thread mode in this child when they cannot start */
+        pk_wsio_child_init(pchild, s, ws_conf.io_threads);
     }
 }
 
 /* The event MPM let go of a connection whose handler returned SUSPENDED: a parked
- * WebSocket goes to this child's I/O thread now, the worker being done with it. */
+ * WebSocket goes to its I/O thread now, the worker being done with it. */
 static void poketto_suspend_connection(conn_rec *c, request_rec *r)
 {
     pk_wsio_park(c);

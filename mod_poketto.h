@@ -60,6 +60,7 @@ typedef struct pk_srv_conf {
     int write_group;                /* PokettoWriteGroup: SQLite writes per transaction */
     int ws_mode;                    /* PokettoWsMode (pk_ws_mode_e) */
     int ws_detach;                  /* PokettoWsDetach (-1 unset) */
+    int ws_io_threads;              /* PokettoWsIoThreads */
     apr_off_t ws_max_message;       /* PokettoWsMaxMessage */
     int ws_ping_s;                  /* PokettoWsPingInterval */
     apr_off_t ws_send_buffer;       /* PokettoWsSendBuffer */
@@ -83,6 +84,7 @@ typedef enum {
 typedef struct pk_ws_conf {
     pk_ws_mode_e mode;              /* THREAD or PARKED: never AUTO */
     int detach;                     /* parked: plain connections leave httpd's hands */
+    int io_threads;                 /* parked: I/O threads per child */
     apr_size_t max_message;         /* bytes of one client message */
     apr_interval_time_t ping;       /* between server pings; a pong is due within one */
     apr_size_t send_buffer;         /* bytes queued for a client before it is dropped */

@@ -58,8 +58,9 @@ static int status_hook(request_rec *r, int flags)
         ap_rprintf(r, "PokettoGroupedWrites: %" APR_UINT64_T_FMT "\nPokettoGroups: %"
                    APR_UINT64_T_FMT "\nPokettoGroupsRetried: %" APR_UINT64_T_FMT "\n",
                    g_works, g_groups, g_retried);
-        ap_rprintf(r, "PokettoWsThread: %d\nPokettoWsParked: %d\nPokettoWsDetached: %d\n",
-                   pk_wsconn_open_count(), pk_wsio_count(), pk_wsio_detached_count());
+        ap_rprintf(r, "PokettoWsThread: %d\nPokettoWsParked: %d\nPokettoWsDetached: %d\n"
+                   "PokettoWsIoThreads: %d\n", pk_wsconn_open_count(), pk_wsio_count(),
+                   pk_wsio_detached_count(), pk_wsio_threads());
         return OK;
     }
     ap_rputs("<hr />\n<h2>mod_poketto</h2>\n<table>\n", r);
@@ -94,8 +95,9 @@ static int status_hook(request_rec *r, int flags)
                "again one by one</th><td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %"
                APR_UINT64_T_FMT "</td></tr>\n", g_works, g_groups, g_retried);
     ap_rprintf(r, "<tr><th>WebSockets of this child: thread mode / parked (of which "
-               "detached)</th><td>%d / %d (%d)</td></tr>\n", pk_wsconn_open_count(),
-               pk_wsio_count(), pk_wsio_detached_count());
+               "detached) / I/O threads</th><td>%d / %d (%d) / %d</td></tr>\n",
+               pk_wsconn_open_count(), pk_wsio_count(), pk_wsio_detached_count(),
+               pk_wsio_threads());
     ap_rputs("</table>\n", r);
     return OK;
 }

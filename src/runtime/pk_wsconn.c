@@ -93,6 +93,7 @@ struct pk_wsconn {
     apr_time_t started;
     int parked;                     /* held by the I/O thread (pk_wsio.h) */
     void *io;                       /* the I/O thread's record of it */
+    pk_wsio *io_thread;             /* parked: the I/O thread it is dealt to */
     request_rec *r;                 /* the upgraded request (parked: ended by us) */
     int done;                       /* stop: write what is queued (unless dropped) */
     int dropped;                    /* stop now, write nothing more */
@@ -688,18 +689,22 @@ apr_status_t pk_wsconn_create(conn_rec *c, request_rec *r, apr_int64_t user_id,
 {
     apr_pool_t *pool = NULL;
     pk_wsconn *ws = NULL;
+    pk_wsio *io = NULL;
     int own = 1;
     apr_status_t rv;
 
     *wsp = NULL;
-    if (hold == PK_WSCONN_PARKED) {
+    if (hold != PK_WSCONN_THREAD && !(io = pk_wsio_pick())) {
+        rv = APR_EOF;               /* the child stops */
+    }
+    else if (hold == PK_WSCONN_PARKED) {
         pool = c->pool;             /* destroyed by the I/O thread when the WebSocket ends:
                                      * one pool less (8 KB) per idle parked connection */
         own = 0;
         rv = APR_SUCCESS;
     }
     else if (hold == PK_WSCONN_DETACHED) {
-        rv = pk_wsio_conn_pool(&pool);
+        rv = pk_wsio_conn_pool(io, &pool);
     }
     else {
         rv = apr_pool_create(&pool, c->pool);
@@ -720,7 +725,8 @@ apr_status_t pk_wsconn_create(conn_rec *c, request_rec *r, apr_int64_t user_id,
     ws->own_pool = own;
     ws->parked = hold != PK_WSCONN_THREAD;
     ws->detached = hold == PK_WSCONN_DETACHED;
-    ws->ba = ws->detached ? pk_wsio_bucket_alloc() : c->bucket_alloc;
+    ws->io_thread = io;
+    ws->ba = ws->detached ? pk_wsio_bucket_alloc(io) : c->bucket_alloc;
     if (!(ws->sock = ap_get_conn_socket(c))) {
         rv = APR_ENOTSOCK;
         goto leave;
@@ -862,6 +868,11 @@ apr_socket_t *pk_wsconn_socket(pk_wsconn *ws)
 void **pk_wsconn_io(pk_wsconn *ws)
 {
     return &ws->io;
+}
+
+pk_wsio *pk_wsconn_io_thread(pk_wsconn *ws)
+{
+    return ws->io_thread;
 }
 
 int pk_wsconn_dropped(pk_wsconn *ws)

@@ -117,5 +117,7 @@ request_rec *pk_wsconn_request(pk_wsconn *ws);
 apr_socket_t *pk_wsconn_socket(pk_wsconn *ws);
 /** A pointer the I/O thread keeps its record of the WebSocket in. */
 void **pk_wsconn_io(pk_wsconn *ws);
+/** The I/O thread that holds it (parked and detached; NULL in thread mode). */
+struct pk_wsio *pk_wsconn_io_thread(pk_wsconn *ws);
 
 #endif /* PK_WSCONN_H */

@@ -32,6 +32,7 @@ APLOG_USE_MODULE(poketto);
 typedef enum { ACTIVE, LINGERING, CLOSED, FINISHING } rec_state;
 
 typedef struct rec {
+    pk_wsio *io;                    /* the thread that holds it */
     pk_wsconn *ws;                  /* NULL once the WebSocket ended */
     conn_rec *c;                    /* NULL: detached */
     request_rec *r;
@@ -47,8 +48,9 @@ typedef struct rec {
     apr_time_t parked_at, linger_until;
 } rec;
 
-typedef struct wsio {
+struct pk_wsio {
     server_rec *s;
+    int num;                        /* 0 … PokettoWsIoThreads - 1 */
     apr_pool_t *pool;
     apr_pollset_t *pollset;
     apr_thread_mutex_t *mutex;
@@ -61,29 +63,60 @@ typedef struct wsio {
                                      * on workers, destroyed here: a locked allocator) */
     apr_bucket_alloc_t *ba;         /* detached WebSockets' queued bytes (this thread) */
     apr_thread_t *thread;
-    volatile apr_uint32_t stop;
     volatile apr_uint32_t count;
     volatile apr_uint32_t detached;
-} wsio;
+};
 
-static wsio *io;
+/* this child's I/O threads (all: set in child_init, before any request) */
+static struct {
+    pk_wsio **t;
+    int n;
+    volatile apr_uint32_t next;     /* the next to be dealt a WebSocket */
+    volatile apr_uint32_t stop;
+} ios;
 
 int pk_wsio_running(void)
 {
-    return io && !apr_atomic_read32(&io->stop);
+    return ios.n && !apr_atomic_read32(&ios.stop);
+}
+
+pk_wsio *pk_wsio_pick(void)
+{
+    if (!pk_wsio_running()) {
+        return NULL;
+    }
+    /* in turn: a burst of handshakes (the way a restart's reconnects come) is spread
+     * evenly, which a least-loaded pick would not see (counts rise at the hand-over) */
+    return ios.t[apr_atomic_inc32(&ios.next) % (apr_uint32_t)ios.n];
+}
+
+static int sum(size_t offset)
+{
+    apr_uint32_t total = 0;
+    int i;
+
+    for (i = 0; i < ios.n; ++i) {
+        total += apr_atomic_read32((volatile apr_uint32_t *)((char *)ios.t[i] + offset));
+    }
+    return (int)total;
 }
 
 int pk_wsio_count(void)
 {
-    return io ? (int)apr_atomic_read32(&io->count) : 0;
+    return sum(APR_OFFSETOF(pk_wsio, count));
 }
 
 int pk_wsio_detached_count(void)
 {
-    return io ? (int)apr_atomic_read32(&io->detached) : 0;
+    return sum(APR_OFFSETOF(pk_wsio, detached));
 }
 
-apr_status_t pk_wsio_conn_pool(apr_pool_t **p)
+int pk_wsio_threads(void)
+{
+    return ios.n;
+}
+
+apr_status_t pk_wsio_conn_pool(pk_wsio *io, apr_pool_t **p)
 {
     *p = NULL;
     if (!pk_wsio_running()) {
@@ -92,13 +125,15 @@ apr_status_t pk_wsio_conn_pool(apr_pool_t **p)
     return apr_pool_create(p, io->conns);
 }
 
-apr_bucket_alloc_t *pk_wsio_bucket_alloc(void)
+apr_bucket_alloc_t *pk_wsio_bucket_alloc(pk_wsio *io)
 {
     return io->ba;
 }
 
 static void hand(pk_wsconn *ws)
 {
+    pk_wsio *io = pk_wsconn_io_thread(ws);
+
     apr_atomic_inc32(&io->count);
     apr_thread_mutex_lock(io->mutex);
     APR_ARRAY_PUSH(io->incoming, pk_wsconn *) = ws;
@@ -108,7 +143,7 @@ static void hand(pk_wsconn *ws)
 
 void pk_wsio_hand(pk_wsconn *ws)
 {
-    apr_atomic_inc32(&io->detached);
+    apr_atomic_inc32(&pk_wsconn_io_thread(ws)->detached);
     hand(ws);
 }
 
@@ -119,7 +154,7 @@ void pk_wsio_note(conn_rec *c, pk_wsconn *ws)
 
 void pk_wsio_park(conn_rec *c)
 {
-    pk_wsconn *ws = io ? ap_get_module_config(c->conn_config, &poketto_module) : NULL;
+    pk_wsconn *ws = ios.n ? ap_get_module_config(c->conn_config, &poketto_module) : NULL;
 
     if (!ws) {
         return;
@@ -134,6 +169,7 @@ void pk_wsio_park(conn_rec *c)
 void pk_wsio_wake(void *baton)
 {
     pk_wsconn *ws = baton;
+    pk_wsio *io = pk_wsconn_io_thread(ws);
     int first = 0;
     rec *x;
 
@@ -152,6 +188,8 @@ void pk_wsio_wake(void *baton)
 
 static void poll_on(rec *x, int in, int out)
 {
+    pk_wsio *io = x->io;
+
     if (x->pfd.desc.s && x->want_out == out && in) {
         return;
     }
@@ -178,6 +216,7 @@ static void poll_on(rec *x, int in, int out)
  * client was dropped. */
 static void end_ws(rec *x, apr_time_t now, int abort)
 {
+    pk_wsio *io = x->io;
     int i;
 
     apr_thread_mutex_lock(io->mutex);
@@ -261,15 +300,16 @@ static void step(rec *x, int readable, int writable)
     }
     if (x->state == CLOSED && (!x->c || now >= x->parked_at + HANDOVER_GRACE)) {
         x->state = FINISHING;
-        APR_ARRAY_PUSH(io->ending, rec *) = x;
+        APR_ARRAY_PUSH(x->io->ending, rec *) = x;
     }
 }
 
-static void adopt(pk_wsconn *ws)
+static void adopt(pk_wsio *io, pk_wsconn *ws)
 {
     apr_pool_t *pool = pk_wsconn_take_pool(ws);
     rec *x = apr_pcalloc(pool, sizeof(*x));
 
+    x->io = io;
     x->ws = ws;
     x->c = pk_wsconn_conn(ws);
     x->r = pk_wsconn_request(ws);
@@ -295,6 +335,7 @@ static void adopt(pk_wsconn *ws)
  * httpd did that at the hand-over; the WebSocket's pool holds the socket). */
 static void finish(rec *x)
 {
+    pk_wsio *io = x->io;
     conn_rec *c = x->c;
     int detached = !c;
     rec *last;
@@ -318,6 +359,7 @@ static void finish(rec *x)
 
 static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
 {
+    pk_wsio *io = data;
     const apr_pollfd_t *fds = NULL;
     apr_int32_t n = 0, i;
     apr_interval_time_t timeout;
@@ -330,7 +372,7 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
     apr_pool_create_unmanaged_ex(&io->scratch, NULL, NULL);
     apr_pool_tag(io->scratch, "poketto_wsio_messages");
     while (1) {
-        if (apr_atomic_read32(&io->stop) && !stop_at) {
+        if (apr_atomic_read32(&ios.stop) && !stop_at) {
             stop_at = apr_time_now() + STOP_GRACE;
         }
         if (stop_at && !io->all->nelts) {
@@ -361,7 +403,7 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
         }
         apr_thread_mutex_unlock(io->mutex);
         for (i = 0; i < io->batch->nelts; ++i) {
-            adopt(APR_ARRAY_IDX(io->batch, i, pk_wsconn *));
+            adopt(io, APR_ARRAY_IDX(io->batch, i, pk_wsconn *));
         }
         io->batch->nelts = 0;
         for (i = 0; i < n; ++i) {
@@ -405,36 +447,42 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
     apr_pool_destroy(io->scratch);
     io->scratch = NULL;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, io->s, APLOGNO(10863)
-                 "WebSocket I/O thread stopped");
+                 "WebSocket I/O thread %d stopped", io->num);
     return NULL;
 }
 
+/* Every thread is told first, then each joined: they close their WebSockets at once. */
 static apr_status_t stop(void *data)
 {
     apr_status_t rv;
+    int i;
 
-    apr_atomic_set32(&io->stop, 1);
-    apr_pollset_wakeup(io->pollset);
-    apr_thread_join(&rv, io->thread);
-    /* every detached WebSocket's pool went with it (the thread ends once none is left;
-     * the workers that hand them over were joined before pchild goes) */
-    apr_bucket_alloc_destroy(io->ba);
-    apr_pool_destroy(io->conns);
+    (void)data;
+    apr_atomic_set32(&ios.stop, 1);
+    for (i = 0; i < ios.n; ++i) {
+        apr_pollset_wakeup(ios.t[i]->pollset);
+    }
+    for (i = 0; i < ios.n; ++i) {
+        apr_thread_join(&rv, ios.t[i]->thread);
+    }
+    /* every detached WebSocket's pool went with its thread (a thread ends once none is
+     * left; the workers that hand them over were joined before pchild goes) */
+    for (i = 0; i < ios.n; ++i) {
+        apr_bucket_alloc_destroy(ios.t[i]->ba);
+        apr_pool_destroy(ios.t[i]->conns);
+    }
+    ios.n = 0;
     return APR_SUCCESS;
 }
 
-apr_status_t pk_wsio_child_init(apr_pool_t *pchild, server_rec *s)
+/* One thread's state, in p (pchild's subpool): its thread is started by the caller. */
+static apr_status_t make(apr_pool_t *p, server_rec *s, int num, pk_wsio **wp)
 {
-    apr_pool_t *p = NULL;
-    wsio *w = NULL;
+    pk_wsio *w = apr_pcalloc(p, sizeof(*w));
     apr_status_t rv;
 
-    if (APR_SUCCESS != (rv = apr_pool_create(&p, pchild))) {
-        goto leave;
-    }
-    apr_pool_tag(p, "poketto_wsio");
-    w = apr_pcalloc(p, sizeof(*w));
     w->s = s;
+    w->num = num;
     w->pool = p;
     w->incoming = apr_array_make(p, 16, sizeof(pk_wsconn *));
     w->batch = apr_array_make(p, 16, sizeof(pk_wsconn *));
@@ -443,35 +491,62 @@ apr_status_t pk_wsio_child_init(apr_pool_t *pchild, server_rec *s)
     w->all = apr_array_make(p, 256, sizeof(rec *));
     w->ending = apr_array_make(p, 16, sizeof(rec *));
     if (APR_SUCCESS != (rv = apr_thread_mutex_create(&w->mutex, APR_THREAD_MUTEX_DEFAULT, p))
+        || APR_SUCCESS != (rv = apr_pollset_create(&w->pollset, 1024, p,
+                                                   APR_POLLSET_WAKEABLE | APR_POLLSET_NOCOPY))
         || APR_SUCCESS != (rv = pk_threads_pool(&w->conns, "poketto_ws_detached"))) {
         goto leave;
     }
     /* blocks of closed WebSockets are kept for the next, up to what httpd keeps */
     apr_allocator_max_free_set(apr_pool_allocator_get(w->conns), ap_max_mem_free);
     w->ba = apr_bucket_alloc_create_ex(apr_pool_allocator_get(w->conns));
-    if (APR_SUCCESS != (rv = apr_pollset_create(&w->pollset, 1024, p,
-                                                   APR_POLLSET_WAKEABLE
-                                                   | APR_POLLSET_NOCOPY))) {
+leave:
+    *wp = rv == APR_SUCCESS ? w : NULL;
+    return rv;
+}
+
+apr_status_t pk_wsio_child_init(apr_pool_t *pchild, server_rec *s, int threads)
+{
+    apr_pool_t *p = NULL;
+    pk_wsio *w = NULL;
+    int i, started = 0;
+    apr_status_t rv;
+
+    if (APR_SUCCESS != (rv = apr_pool_create(&p, pchild))) {
         goto leave;
     }
-    io = w;
-    if (APR_SUCCESS != (rv = apr_thread_create(&w->thread, NULL, run, w, p))) {
-        io = NULL;
-        goto leave;
+    apr_pool_tag(p, "poketto_wsio");
+    ios.t = apr_pcalloc(p, sizeof(*ios.t) * (apr_size_t)threads);
+    for (i = 0; i < threads; ++i) {
+        if (APR_SUCCESS != (rv = make(p, s, i, &w))) {
+            goto leave;
+        }
+        ios.t[i] = w;
+    }
+    for (i = 0; i < threads; ++i) {
+        if (APR_SUCCESS != (rv = apr_thread_create(&ios.t[i]->thread, NULL, run, ios.t[i], p))) {
+            goto leave;
+        }
+        ios.n = ++started;
     }
     /* on pchild itself: before the pools of the parked connections go with the child */
-    apr_pool_pre_cleanup_register(pchild, w, stop);
+    apr_pool_pre_cleanup_register(pchild, NULL, stop);
 leave:
     if (rv != APR_SUCCESS) {
-        if (w && w->ba) {
-            apr_bucket_alloc_destroy(w->ba);
+        if (started) {
+            stop(NULL);             /* (no WebSocket was handed to them yet) */
         }
-        if (w && w->conns) {
-            apr_pool_destroy(w->conns);
+        for (i = started; ios.t && i < threads && ios.t[i]; ++i) {
+            apr_bucket_alloc_destroy(ios.t[i]->ba);
+            apr_pool_destroy(ios.t[i]->conns);
         }
+        ios.n = 0;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10864)
-                     "cannot start the WebSocket I/O thread: WebSockets use thread mode "
+                     "cannot start the WebSocket I/O threads: WebSockets use thread mode "
                      "in this child");
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s,
+                     "%d WebSocket I/O thread(s) started", threads);
     }
     return rv;
 }

@@ -1,10 +1,11 @@
-/* mod_poketto — the I/O thread of parked WebSockets (runtime layer, event MPM).
+/* mod_poketto — the I/O threads of parked WebSockets (runtime layer, event MPM).
  *
- * PokettoWsMode parked: after the 101 the handler notes the connection
- * (pk_wsio_note) and returns SUSPENDED; the event MPM forgets the socket and calls the
- * suspend_connection hook, last thing on the worker thread, where pk_wsio_park hands the
- * connection to this child's I/O thread. From then on that thread alone touches it: one
- * wakeable pollset holds every parked socket; readable and writable sockets, the bus
+ * PokettoWsMode parked: a child runs PokettoWsIoThreads I/O threads and deals each new
+ * WebSocket to one of them in turn (pk_wsio_pick, at pk_wsconn_create). After the 101
+ * the handler notes the connection (pk_wsio_note) and returns SUSPENDED; the event MPM
+ * forgets the socket and calls the suspend_connection hook, last thing on the worker
+ * thread, where pk_wsio_park hands the connection to its I/O thread. From then on that
+ * thread alone touches it: the thread's wakeable pollset holds its parked sockets; readable and writable sockets, the bus
  * subscriptions' wake callbacks (pk_wsio_wake only queues the connection and wakes the
  * thread) and timers make it call pk_wsconn_step. When a WebSocket is over, the thread
  * finishes what the MPM no longer does: logs the request (log_transaction hooks) and
@@ -26,32 +27,42 @@
 
 struct pk_wsconn;
 
-/** child_init (event MPM, parked mode): start the I/O thread, stopped (every parked
- *  WebSocket closed) by a pre-cleanup of pchild. */
-apr_status_t pk_wsio_child_init(apr_pool_t *pchild, server_rec *s);
+/** One I/O thread of this child (each holds the WebSockets dealt to it). */
+typedef struct pk_wsio pk_wsio;
 
-/** Whether the I/O thread runs in this child (parked WebSockets can be taken). */
+/** child_init (event MPM, parked mode): start `threads` I/O threads, stopped together
+ *  (every parked WebSocket closed) by a pre-cleanup of pchild. */
+apr_status_t pk_wsio_child_init(apr_pool_t *pchild, server_rec *s, int threads);
+
+/** Whether the I/O threads run in this child (parked WebSockets can be taken). */
 int pk_wsio_running(void);
+
+/** The I/O thread a new WebSocket goes to (they are dealt in turn); NULL when they do
+ *  not run or stop. Any thread. */
+pk_wsio *pk_wsio_pick(void);
+
+/** I/O threads running in this child. */
+int pk_wsio_threads(void);
 
 /** Handler, before it returns SUSPENDED: c is to be parked with ws. */
 void pk_wsio_note(conn_rec *c, struct pk_wsconn *ws);
 
-/** A pool for a detached WebSocket (any thread): APR_EOF when the I/O thread stops or
- *  does not run. The I/O thread destroys it when the WebSocket closed. */
-apr_status_t pk_wsio_conn_pool(apr_pool_t **p);
+/** A pool for a detached WebSocket held by io (any thread): APR_EOF when the I/O
+ *  threads stop. io destroys it when the WebSocket closed. */
+apr_status_t pk_wsio_conn_pool(pk_wsio *io, apr_pool_t **p);
 
-/** The bucket allocator of detached WebSockets' queued bytes (the I/O thread's: only it
- *  may make or free buckets of it). */
-apr_bucket_alloc_t *pk_wsio_bucket_alloc(void);
+/** io's bucket allocator of detached WebSockets' queued bytes (only io may make or free
+ *  buckets of it). */
+apr_bucket_alloc_t *pk_wsio_bucket_alloc(pk_wsio *io);
 
-/** Handler: hand a detached WebSocket (pk_wsconn_detach done) to the I/O thread. */
+/** Handler: hand a detached WebSocket (pk_wsconn_detach done) to its I/O thread. */
 void pk_wsio_hand(struct pk_wsconn *ws);
 
-/** suspend_connection hook: hand a noted connection to the I/O thread (no-op for any
+/** suspend_connection hook: hand a noted connection to its I/O thread (no-op for any
  *  other connection). */
 void pk_wsio_park(conn_rec *c);
 
-/** A bus wake callback (baton: the pk_wsconn): queue it for the I/O thread. */
+/** A bus wake callback (baton: the pk_wsconn): queue it for its I/O thread. */
 void pk_wsio_wake(void *baton);
 
 /** Parked WebSockets of this child (detached included). */

@@ -51,7 +51,7 @@ SKIP: {
             'PokettoFetchConcurrency 50', 'PokettoFetchPerHost 4',
             'PokettoVideoHosts default peertube.example.org',
             'PokettoFetchAllow 10.20.0.0/16 fd00:1::/64', 'PokettoFetchDeny 10.20.9.0/24',
-            'PokettoTaskRetries 0', 'PokettoEngine Off', 'PokettoWsDetach Off',
+            'PokettoTaskRetries 0', 'PokettoEngine Off', 'PokettoWsDetach Off', 'PokettoWsIoThreads 4',
             'PokettoEventRingSlots 4096', 'PokettoEventSlotSize 2048', 'PokettoEventQueue 128', 'PokettoEventRelay 1000',
             'PokettoSseHeartbeat 30', 'PokettoLongPollMaxWait 0', 'PokettoWriteGroup 8',
             'Mutex default', 'Mutex pthread poketto-sqlite');
@@ -75,6 +75,9 @@ SKIP: {
         [ 'PokettoFetchDeny 300.1.2.3/8', qr{PokettoFetchDeny: '300\.1\.2\.3/8'} ],
         [ 'PokettoEngine maybe', qr/PokettoEngine must be On or Off/ ],
         [ 'PokettoWsDetach sometimes', qr/PokettoWsDetach must be On or Off/ ],
+        [ 'PokettoWsIoThreads 0', qr/PokettoWsIoThreads takes a whole number from 1 to 64, not '0'/ ],
+        [ 'PokettoWsIoThreads 65', qr/PokettoWsIoThreads takes a whole number from 1 to 64, not '65'/ ],
+        [ 'PokettoWsIoThreads two', qr/PokettoWsIoThreads takes a whole number from 1 to 64, not 'two'/ ],
         [ 'PokettoAuth ldap', qr/PokettoAuth takes 'builtin' or 'httpd'/ ],
         [ 'PokettoAllowedOrigins ftp://files.example', qr/PokettoAllowedOrigins: 'ftp:\/\/files\.example' is not an origin/ ],
         [ 'PokettoMaxBodySize -5', qr/PokettoMaxBodySize takes a whole number/ ],

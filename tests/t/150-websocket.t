@@ -525,7 +525,7 @@ section 'holding mode' => sub {
 
 section 'detached: httpd logged the 101 as the WebSocket opened' => sub {
     SKIP: {
-        skip('not detached here', 4) unless ws_detached();
+        skip('not detached here', 5) unless ws_detached();
         my $probe = "probe$$" . int(rand(1e9));
         my $h = ws_start("/api/ws?$probe=1", '--header', "Authorization: Bearer $ALICE_TOKEN",
                          '--send', '{"type":"ping"}', '--count', 2, '--timeout', 10);
@@ -537,17 +537,19 @@ section 'detached: httpd logged the 101 as the WebSocket opened' => sub {
         like($acc, qr{"GET /api/ws\?$probe=1 HTTP/1.1" 101 }, 'access_log: GET /api/ws 101, the WebSocket still open');
         # server-status of a child names its WebSockets; the child holding this one says
         # detached >= 1 (each status request may reach another child: ask a few times)
-        my ($lines, $held) = (0, 0);
+        my ($lines, $held, $ios) = (0, 0, -1);
         for (1 .. 30) {
             fresh_connections();
             my $st = req(GET => '/server-status?auto');
             my $b = $st->decoded_content // '';
-            my ($t, $p, $d) = $b =~ /^PokettoWsThread: (\d+)\nPokettoWsParked: (\d+)\nPokettoWsDetached: (\d+)$/m;
-            next unless defined $d;
+            my ($t, $p, $d, $io) = $b =~ /^PokettoWsThread: (\d+)\nPokettoWsParked: (\d+)\nPokettoWsDetached: (\d+)\nPokettoWsIoThreads: (\d+)$/m;
+            next unless defined $io;
             ++$lines;
+            $ios = $io;
             if ($d >= 1 && $p >= $d) { $held = 1; last }
         }
-        ok($lines >= 1, 'server-status?auto: PokettoWsThread / PokettoWsParked / PokettoWsDetached');
+        ok($lines >= 1, 'server-status?auto: PokettoWsThread / PokettoWsParked / PokettoWsDetached / PokettoWsIoThreads');
+        is($ios, 2, 'server-status: the child runs PokettoWsIoThreads (2) I/O threads');
         ok($held, 'server-status: a child holds a detached WebSocket (parked >= detached >= 1)');
         ws_stop($h);
     }
