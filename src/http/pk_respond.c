@@ -124,7 +124,12 @@ int pk_http_problem(pk_req *pr, int status, const char *field, const char *fmt, 
     if (status == HTTP_UNAUTHORIZED) {
         apr_table_setn(r->headers_out, "WWW-Authenticate", "Bearer realm=\"poketto\"");
     }
-    ap_log_rerror(APLOG_MARK, status >= 500 ? APLOG_ERR : APLOG_DEBUG, 0, r, APLOGNO(10720)
+    /* a 503 with Retry-After is a deliberate back-off (a cap, a stopping child): the
+     * caller logged why; the server is not failing */
+    ap_log_rerror(APLOG_MARK, status < 500 ? APLOG_DEBUG
+                              : status == HTTP_SERVICE_UNAVAILABLE
+                                && apr_table_get(r->headers_out, "Retry-After") ? APLOG_INFO
+                              : APLOG_ERR, 0, r, APLOGNO(10720)
                   "%d %s%s%s", status, detail, field ? " field=" : "", field ? field : "");
     text = pk_json_dump(r->pool, body, JSON_COMPACT, &len);
     common_headers(pr);

@@ -469,8 +469,8 @@ section 'the handshake on a kept-alive connection' => sub {
 
 section 'thread mode: PokettoWsMaxPerChild (2 here)' => sub {
     SKIP: {
-        skip('prefork: one connection per process', 4) if $MPM eq 'prefork';
-        skip('parked mode: no per-child cap', 4) if ws_parked();
+        skip('prefork: one connection per process', 5) if $MPM eq 'prefork';
+        skip('parked mode: no per-child cap', 5) if ws_parked();
         my (@open, $refused);
         for my $i (1 .. 40) {
             my $r = hs();
@@ -481,6 +481,11 @@ section 'thread mode: PokettoWsMaxPerChild (2 here)' => sub {
         ok($refused, 'beyond the cap a handshake is refused (' . scalar(@open) . ' open)');
         is(($refused // {})->{status}, 503, 'the cap: 503');
         is(($refused // {})->{headers}{'retry-after'}, '5', 'the cap: Retry-After');
+        # an expected back-off, not a server error: the problem's log line is at info
+        my $log = do { local $/; open(my $e, '<', t_logs_dir() . '/error_log'); <$e> // '' };
+        my @cap = grep { /AH10720: 503 too many WebSockets/ } split /\n/, $log;
+        ok(@cap && !grep({ !/\[poketto:info\]/ } @cap),
+           'the cap is logged at info, not as an error (' . scalar(@cap) . ' line(s))');
         status_is(req(GET => '/api/session', auth => 'alice'), 200, 'plain HTTP is served meanwhile');
         close $_ for @open;
     }
