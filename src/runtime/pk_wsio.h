@@ -5,9 +5,10 @@
  * the handler notes the connection (pk_wsio_note) and returns SUSPENDED; the event MPM
  * forgets the socket and calls the suspend_connection hook, last thing on the worker
  * thread, where pk_wsio_park hands the connection to its I/O thread. From then on that
- * thread alone touches it: the thread's wakeable pollset holds its parked sockets; readable and writable sockets, the bus
- * subscriptions' wake callbacks (pk_wsio_wake only queues the connection and wakes the
- * thread) and timers make it call pk_wsconn_step. When a WebSocket is over, the thread
+ * thread alone touches it: the thread's wakeable pollset holds its parked sockets;
+ * readable and writable sockets, the bus subscriptions' wake callbacks (pk_wsio_wake
+ * only queues the connection and wakes the thread) and timers make it call
+ * pk_wsconn_step. When a WebSocket is over, the thread
  * finishes what the MPM no longer does: logs the request (log_transaction hooks) and
  * destroys c->pool, which closes the socket and, the connection's state being still
  * SUSPENDED, lets the event MPM's pool cleanup decrement its suspended and connection
