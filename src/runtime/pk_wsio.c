@@ -90,25 +90,26 @@ pk_wsio *pk_wsio_pick(void)
     return ios.t[apr_atomic_inc32(&ios.next) % (apr_uint32_t)ios.n];
 }
 
-static int sum(size_t offset)
+/* held (or, detached: only the detached ones) by all the child's I/O threads */
+static int total(int detached)
 {
-    apr_uint32_t total = 0;
+    apr_uint32_t n = 0;
     int i;
 
     for (i = 0; i < ios.n; ++i) {
-        total += apr_atomic_read32((volatile apr_uint32_t *)((char *)ios.t[i] + offset));
+        n += apr_atomic_read32(detached ? &ios.t[i]->detached : &ios.t[i]->count);
     }
-    return (int)total;
+    return (int)n;
 }
 
 int pk_wsio_count(void)
 {
-    return sum(APR_OFFSETOF(pk_wsio, count));
+    return total(0);
 }
 
 int pk_wsio_detached_count(void)
 {
-    return sum(APR_OFFSETOF(pk_wsio, detached));
+    return total(1);
 }
 
 int pk_wsio_threads(void)
@@ -451,6 +452,13 @@ static void * APR_THREAD_FUNC run(apr_thread_t *thread, void *data)
     return NULL;
 }
 
+/* What make() took outside p: the detached pools' parent and its bucket allocator. */
+static void unmake(pk_wsio *w)
+{
+    apr_bucket_alloc_destroy(w->ba);
+    apr_pool_destroy(w->conns);
+}
+
 /* Every thread is told first, then each joined: they close their WebSockets at once. */
 static apr_status_t stop(void *data)
 {
@@ -468,8 +476,7 @@ static apr_status_t stop(void *data)
     /* every detached WebSocket's pool went with its thread (a thread ends once none is
      * left; the workers that hand them over were joined before pchild goes) */
     for (i = 0; i < ios.n; ++i) {
-        apr_bucket_alloc_destroy(ios.t[i]->ba);
-        apr_pool_destroy(ios.t[i]->conns);
+        unmake(ios.t[i]);
     }
     ios.n = 0;
     return APR_SUCCESS;
@@ -536,8 +543,7 @@ leave:
             stop(NULL);             /* (no WebSocket was handed to them yet) */
         }
         for (i = started; ios.t && i < threads && ios.t[i]; ++i) {
-            apr_bucket_alloc_destroy(ios.t[i]->ba);
-            apr_pool_destroy(ios.t[i]->conns);
+            unmake(ios.t[i]);
         }
         ios.n = 0;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10864)
